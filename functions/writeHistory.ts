@@ -1,0 +1,20 @@
+import type { DynamoDBBatchResponse } from 'aws-lambda';
+import { createDynamoClient } from '../shared/clients';
+import { loadConfig } from '../shared/config';
+import { HistoryWriter } from '../shared/history-writer';
+import { createLogger } from '../shared/logger';
+
+// Built once per container: configuration is checked at cold start and fails fast.
+const writer = new HistoryWriter({
+  client: createDynamoClient(),
+  config: loadConfig(),
+  logger: createLogger('writeHistory'),
+});
+
+/** DynamoDB Stream → history table, with a partial batch response (ReportBatchItemFailures). */
+export const handler = async (event: unknown): Promise<DynamoDBBatchResponse> => {
+  const records = (event as { Records?: unknown } | null)?.Records;
+  if (!Array.isArray(records)) return { batchItemFailures: [] };
+  const { batchItemFailures } = await writer.recordBatch(records);
+  return { batchItemFailures };
+};

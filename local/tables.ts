@@ -1,0 +1,90 @@
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ResourceNotFoundException,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+// The same CloudFormation definitions serverless.yml deploys: one source of truth.
+import { resources } from '../resources/tables.js';
+
+type CfnTable = { Type: string; Properties: Record<string, unknown> };
+
+/** Turns a CloudFormation table resource into a CreateTable input DynamoDB Local accepts. */
+export function createTableInput(resource: CfnTable): CreateTableCommandInput {
+  const {
+    TableName,
+    AttributeDefinitions,
+    KeySchema,
+    LocalSecondaryIndexes,
+    StreamSpecification,
+    BillingMode,
+  } = resource.Properties as unknown as CreateTableCommandInput & {
+    StreamSpecification?: { StreamViewType: string };
+  };
+  return {
+    TableName,
+    AttributeDefinitions,
+    KeySchema,
+    BillingMode,
+    ...(LocalSecondaryIndexes ? { LocalSecondaryIndexes } : {}),
+    ...(StreamSpecification
+      ? { StreamSpecification: { StreamEnabled: true, StreamViewType: StreamSpecification.StreamViewType } }
+      : {}),
+  } as CreateTableCommandInput;
+}
+
+export interface TableSet {
+  latest: string;
+  history: string;
+  failures: string;
+}
+
+function sameKeySchema(
+  a: CreateTableCommandInput,
+  b: { KeySchema?: { AttributeName?: string; KeyType?: string }[] },
+): boolean {
+  const fmt = (ks: { AttributeName?: string; KeyType?: string }[] | undefined) =>
+    JSON.stringify((ks ?? []).map((k) => [k.AttributeName, k.KeyType]));
+  return fmt(a.KeySchema) === fmt(b.KeySchema);
+}
+
+/**
+ * Creates the latest, history and failures tables from `resources/`, idempotently.
+ * An existing table with another key schema is an error, not silently reused.
+ */
+export async function ensureTables(
+  client: DynamoDBClient,
+  options: { service?: string; stage?: string; keyAttributes?: string } = {},
+): Promise<TableSet> {
+  const defs = resources(options) as Record<string, CfnTable>;
+  const names: Partial<TableSet> = {};
+  const logical: Record<string, keyof TableSet> = {
+    LatestTable: 'latest',
+    HistoryTable: 'history',
+    FailuresTable: 'failures',
+  };
+  for (const [id, role] of Object.entries(logical)) {
+    const def = defs[id];
+    if (!def) throw new Error(`resources/tables.js defines no ${id}`);
+    const input = createTableInput(def);
+    const name = input.TableName as string;
+    names[role] = name;
+    try {
+      const existing = await client.send(new DescribeTableCommand({ TableName: name }));
+      if (!sameKeySchema(input, existing.Table ?? {})) {
+        throw new Error(
+          `table ${name} exists with another key schema (${JSON.stringify(existing.Table?.KeySchema)}); ` +
+            'delete it or use another stage (with --in-memory, nothing persists)',
+        );
+      }
+      continue;
+    } catch (error) {
+      if (!(error instanceof ResourceNotFoundException)) throw error;
+    }
+    await client.send(new CreateTableCommand(input));
+    await waitUntilTableExists({ client, maxWaitTime: 60, minDelay: 1 }, { TableName: name });
+  }
+  return names as TableSet;
+}

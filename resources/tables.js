@@ -1,0 +1,121 @@
+// @ts-check
+// CloudFormation for dynamo-history's tables and queue: the single source of truth.
+// serverless.yml includes it with ${file(./resources/tables.js):cloudFormation}, and the
+// local stack creates DynamoDB Local's tables from the same definitions (local/tables.ts).
+// It is JavaScript because the latest table's key schema follows KEY_ATTRIBUTES.
+
+/** @typedef {{ name: string, type: 'S' | 'N' | 'B' }} KeyAttribute */
+
+/**
+ * @param {string} spec KEY_ATTRIBUTES: `id`, `pk,sk`, or typed `pk:S,sk:N`.
+ * @returns {KeyAttribute[]}
+ */
+function keyAttributesOf(spec) {
+  return spec.split(',').map((part) => {
+    const [name = '', type = 'S'] = part.trim().split(':');
+    if (!name || !['S', 'N', 'B'].includes(type)) throw new Error(`invalid KEY_ATTRIBUTES: "${spec}"`);
+    return { name, type: /** @type {'S'|'N'|'B'} */ (type) };
+  });
+}
+
+/**
+ * @param {{ service?: string, stage?: string, keyAttributes?: string }} [options]
+ */
+function tableNames({ service = 'dynamo-history', stage = 'dev' } = {}) {
+  return {
+    latest: `${service}-${stage}-latest`,
+    history: `${service}-${stage}-history`,
+    failures: `${service}-${stage}-failures`,
+  };
+}
+
+/**
+ * The Resources section. Tables are PAY_PER_REQUEST with PITR and SSE, retained
+ * on stack deletion, and protected from deletion outside the dev stage.
+ * @param {{ service?: string, stage?: string, keyAttributes?: string }} [options]
+ */
+function resources({ service = 'dynamo-history', stage = 'dev', keyAttributes = 'id' } = {}) {
+  const names = tableNames({ service, stage });
+  const key = keyAttributesOf(keyAttributes);
+  const protect = stage !== 'dev';
+  const common = {
+    BillingMode: 'PAY_PER_REQUEST',
+    PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    SSESpecification: { SSEEnabled: true },
+    DeletionProtectionEnabled: protect,
+  };
+  const retained = { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' };
+  return {
+    LatestTable: {
+      Type: 'AWS::DynamoDB::Table',
+      ...retained,
+      Properties: {
+        TableName: names.latest,
+        ...common,
+        AttributeDefinitions: key.map((k) => ({ AttributeName: k.name, AttributeType: k.type })),
+        KeySchema: key.map((k, i) => ({ AttributeName: k.name, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
+        StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      },
+    },
+    HistoryTable: {
+      Type: 'AWS::DynamoDB::Table',
+      ...retained,
+      Properties: {
+        TableName: names.history,
+        ...common,
+        AttributeDefinitions: [
+          { AttributeName: 'itemKey', AttributeType: 'S' },
+          { AttributeName: 'version', AttributeType: 'S' },
+          { AttributeName: 'timeKey', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'itemKey', KeyType: 'HASH' },
+          { AttributeName: 'version', KeyType: 'RANGE' },
+        ],
+        LocalSecondaryIndexes: [
+          {
+            // timeKey = recordedAt#version: time order, with ties (stream times are whole seconds) broken by version.
+            IndexName: 'byTime',
+            KeySchema: [
+              { AttributeName: 'itemKey', KeyType: 'HASH' },
+              { AttributeName: 'timeKey', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      },
+    },
+    FailuresTable: {
+      Type: 'AWS::DynamoDB::Table',
+      ...retained,
+      Properties: {
+        TableName: names.failures,
+        ...common,
+        AttributeDefinitions: [{ AttributeName: 'failureId', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'failureId', KeyType: 'HASH' }],
+      },
+    },
+    // Backstop for the AWS event source mapping: metadata of batches it gave up on.
+    StreamOnFailureQueue: {
+      Type: 'AWS::SQS::Queue',
+      Properties: {
+        QueueName: `${service}-${stage}-stream-on-failure`,
+        MessageRetentionPeriod: 1209600,
+        SqsManagedSseEnabled: true,
+      },
+    },
+  };
+}
+
+/**
+ * Entry point for serverless.yml's ${file(...)} variable source.
+ * @param {{ resolveVariable: (expression: string) => Promise<string> }} context
+ */
+async function cloudFormation({ resolveVariable }) {
+  const service = await resolveVariable('self:service');
+  const stage = await resolveVariable('sls:stage');
+  const keyAttributes = await resolveVariable("env:KEY_ATTRIBUTES, 'id'");
+  return { Resources: resources({ service, stage, keyAttributes }) };
+}
+
+module.exports = { resources, tableNames, keyAttributesOf, cloudFormation };

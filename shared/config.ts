@@ -1,0 +1,89 @@
+import { ConfigurationError } from './errors';
+import type { KeySchema, KeyType } from './types';
+
+/** Attribute names the writer library manages on latest-table items. */
+export interface ManagedAttributes {
+  version: string;
+  createdAt: string;
+  modifiedAt: string;
+  modifiedBy: string;
+}
+
+export interface HistoryConfig {
+  latestTableName: string;
+  historyTableName: string;
+  failuresTableName: string;
+  keySchema: KeySchema;
+  attributes: ManagedAttributes;
+  /** Attribute of the latest item naming who changed it; copied to history as `actor`. */
+  actorAttribute: string;
+}
+
+const NAME = /^[^\s,:]{1,255}$/;
+
+/**
+ * Parses `KEY_ATTRIBUTES`: `id`, `pk,sk`, or with types `pk:S,sk:N`.
+ * String is the default type, as in most tables.
+ */
+export function parseKeyAttributes(spec: string): KeySchema {
+  const parts = spec.split(',').map((p) => p.trim());
+  if (parts.length < 1 || parts.length > 2) {
+    throw new ConfigurationError(`KEY_ATTRIBUTES must name one or two attributes, got "${spec}"`);
+  }
+  const schema = parts.map((part) => {
+    const [name = '', type = 'S', ...rest] = part.split(':');
+    if (!NAME.test(name) || rest.length > 0) {
+      throw new ConfigurationError(`KEY_ATTRIBUTES has an invalid attribute "${part}"`);
+    }
+    if (type !== 'S' && type !== 'N' && type !== 'B') {
+      throw new ConfigurationError(`KEY_ATTRIBUTES type of "${name}" must be S, N or B, got "${type}"`);
+    }
+    return { name, type: type as KeyType };
+  });
+  const [partition, sort] = schema;
+  if (!partition) throw new ConfigurationError('KEY_ATTRIBUTES is empty');
+  if (!sort) return [partition];
+  if (partition.name === sort.name) {
+    throw new ConfigurationError(`KEY_ATTRIBUTES names the same attribute twice: "${spec}"`);
+  }
+  return [partition, sort];
+}
+
+function name(env: NodeJS.ProcessEnv, variable: string, fallback?: string): string {
+  const value = env[variable]?.trim() || fallback;
+  if (!value) throw new ConfigurationError(`${variable} is not set`);
+  if (!NAME.test(value)) throw new ConfigurationError(`${variable} is not a valid name: "${value}"`);
+  return value;
+}
+
+/**
+ * Reads and checks the configuration once, at cold start. Table names default
+ * to the local `dev` stage names, so a bare `npm start` and the CLI agree.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): HistoryConfig {
+  const prefix = `dynamo-history-${env.STAGE?.trim() || 'dev'}`;
+  const config: HistoryConfig = {
+    latestTableName: name(env, 'LATEST_TABLE_NAME', `${prefix}-latest`),
+    historyTableName: name(env, 'HISTORY_TABLE_NAME', `${prefix}-history`),
+    failuresTableName: name(env, 'FAILURES_TABLE_NAME', `${prefix}-failures`),
+    keySchema: parseKeyAttributes(env.KEY_ATTRIBUTES?.trim() || 'id'),
+    attributes: {
+      version: name(env, 'VERSION_ATTRIBUTE', 'version'),
+      createdAt: name(env, 'CREATED_AT_ATTRIBUTE', 'createdAt'),
+      modifiedAt: name(env, 'MODIFIED_AT_ATTRIBUTE', 'modifiedAt'),
+      modifiedBy: name(env, 'MODIFIED_BY_ATTRIBUTE', 'modifiedBy'),
+    },
+    actorAttribute: '',
+  };
+  config.actorAttribute = name(env, 'ACTOR_ATTRIBUTE', config.attributes.modifiedBy);
+  const managed = Object.values(config.attributes);
+  if (new Set(managed).size !== managed.length) {
+    throw new ConfigurationError(`managed attribute names must differ: ${managed.join(', ')}`);
+  }
+  for (const key of config.keySchema) {
+    if (managed.includes(key.name)) {
+      throw new ConfigurationError(`key attribute "${key.name}" clashes with a managed attribute`);
+    }
+  }
+  return config;
+}

@@ -1,0 +1,116 @@
+/**
+ * The one error hierarchy of dynamo-history. Every error has a stable `code`
+ * (tests and transports match on it, never on the message) and a class name
+ * ending in `Error`, which Lambda handlers surface as `errorType`.
+ */
+export class HistoryError extends Error {
+  readonly code: string;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: string, message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** Input that can never succeed as given: a bad payload, key, version or attribute name. */
+export class ValidationError extends HistoryError {
+  constructor(message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super('validation', message, details, options);
+  }
+}
+
+/** An optimistic-locking write lost: the item's version is no longer the one expected. */
+export class VersionConflictError extends HistoryError {
+  readonly expectedVersion: number;
+  /** The version found in the table, when DynamoDB returned it; `undefined` when the item has no version. */
+  readonly currentVersion: number | undefined;
+
+  constructor(expectedVersion: number, currentVersion: number | undefined, options?: ErrorOptions) {
+    super(
+      'version.conflict',
+      `Version conflict: expected version ${expectedVersion}, found ${currentVersion ?? 'none'}`,
+      { expectedVersion, currentVersion },
+      options,
+    );
+    this.expectedVersion = expectedVersion;
+    this.currentVersion = currentVersion;
+  }
+}
+
+/** `create` found an item with the same key. */
+export class ItemExistsError extends HistoryError {
+  readonly currentVersion: number | undefined;
+
+  constructor(itemKey: string, currentVersion: number | undefined, options?: ErrorOptions) {
+    super(
+      'item.exists',
+      `Item ${itemKey} already exists (version ${currentVersion ?? 'none'})`,
+      { itemKey, currentVersion },
+      options,
+    );
+    this.currentVersion = currentVersion;
+  }
+}
+
+/** The item is not in the latest table (or has no history at all). */
+export class ItemNotFoundError extends HistoryError {
+  constructor(itemKey: string, options?: ErrorOptions) {
+    super('item.notFound', `Item ${itemKey} not found`, { itemKey }, options);
+  }
+}
+
+/** The item exists but has no such version in its history. */
+export class VersionNotFoundError extends HistoryError {
+  constructor(itemKey: string, version: number | string, options?: ErrorOptions) {
+    super('version.notFound', `Item ${itemKey} has no version ${version}`, { itemKey, version }, options);
+  }
+}
+
+/**
+ * History contradicts itself: for example a different record already holds the
+ * version a stream record maps to. Never retried; the record is parked.
+ */
+export class IntegrityError extends HistoryError {
+  constructor(message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super('integrity', message, details, options);
+  }
+}
+
+/** A stream record that cannot be understood. Parked, never retried. */
+export class MalformedRecordError extends HistoryError {
+  constructor(message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super('record.malformed', message, details, options);
+  }
+}
+
+/** An image too large for one history item even gzip-compressed. Parked, never retried. */
+export class ImageTooLargeError extends HistoryError {
+  constructor(itemKey: string, bytes: number, options?: ErrorOptions) {
+    super(
+      'record.imageTooLarge',
+      `Image of ${itemKey} is ${bytes} bytes gzip-compressed, over the history item limit`,
+      { itemKey, bytes },
+      options,
+    );
+  }
+}
+
+/** Configuration missing or wrong at cold start. */
+export class ConfigurationError extends HistoryError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('configuration', message, {}, options);
+  }
+}
+
+/** Errors that retrying the same input cannot fix: the record is parked instead of retried. */
+export function isPermanent(error: unknown): boolean {
+  return (
+    error instanceof MalformedRecordError ||
+    error instanceof ImageTooLargeError ||
+    error instanceof IntegrityError ||
+    error instanceof ValidationError
+  );
+}

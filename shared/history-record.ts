@@ -1,0 +1,191 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { canonicalItemJson, chainHash, changedAttributes, itemSize } from './canonical';
+import type { HistoryConfig } from './config';
+import { GENESIS_HASH, HISTORY_ITEM_BUDGET_BYTES } from './constants';
+import { ImageTooLargeError, IntegrityError } from './errors';
+import { decodeVersion, encodeVersion } from './keys';
+import type { StreamChange } from './stream-record';
+import type { AttributeMap, HistoryRecord, Operation, Source } from './types';
+import { fromWireMap } from './wire';
+
+/** What the builder needs to know of an item's newest history record. */
+export interface ChainHead {
+  versionNumber: number;
+  hash: string;
+  sequenceNumber: string | undefined;
+  eventId: string | undefined;
+}
+
+/** `recordedAt#version`: the LSI sort key, unique per item even when stream timestamps tie. */
+export function timeKeyOf(recordedAt: string, versionNumber: number): string {
+  return `${recordedAt}#${encodeVersion(versionNumber)}`;
+}
+
+function declaredVersionOf(
+  image: AttributeMap | undefined,
+  attribute: string,
+): { usable?: number; raw?: string } {
+  const value = image?.[attribute];
+  const raw = value?.N ?? value?.S;
+  if (value?.N === undefined) return raw === undefined ? {} : { raw };
+  const n = Number(value.N);
+  return Number.isSafeInteger(n) && n > 0 ? { usable: n, raw } : { raw };
+}
+
+/**
+ * Builds the history record of one stream change, given the item's current
+ * chain head (DESIGN section 3). Pure: no I/O, no clock.
+ *
+ * - INSERT/MODIFY whose own version is a positive integer above the head keep it
+ *   (`source: app`); a skipped version stays visible as a gap.
+ * - Otherwise the record gets head + 1 (`source: legacy`) and keeps `declaredVersion`.
+ * - REMOVE becomes a tombstone at head + 1 (`source: ttl` for TTL expiries).
+ */
+export function buildHistoryRecord(
+  change: StreamChange,
+  head: ChainHead | undefined,
+  config: HistoryConfig,
+): HistoryRecord {
+  const last = head?.versionNumber ?? 0;
+  // Keys never change and managed attributes change on every write: neither says what the change was.
+  const managed = new Set([...Object.values(config.attributes), ...config.keySchema.map((k) => k.name)]);
+  let versionNumber: number;
+  let source: Source;
+  let declaredVersion: string | undefined;
+  if (change.op === 'REMOVE') {
+    versionNumber = last + 1;
+    source = change.isTtlDelete ? 'ttl' : 'app';
+  } else {
+    const declared = declaredVersionOf(change.newImage, config.attributes.version);
+    if (declared.usable !== undefined && declared.usable > last) {
+      versionNumber = declared.usable;
+      source = 'app';
+    } else {
+      versionNumber = last + 1;
+      source = 'legacy';
+      declaredVersion = declared.raw;
+    }
+  }
+  if (!Number.isSafeInteger(versionNumber)) {
+    throw new IntegrityError(`version of ${change.itemKey} overflows`, { itemKey: change.itemKey });
+  }
+  const recordedAt = new Date(change.createdAtMs).toISOString();
+  const prevHash = head?.hash ?? GENESIS_HASH;
+  const actorValue = change.newImage?.[config.actorAttribute];
+  const record: HistoryRecord = {
+    itemKey: change.itemKey,
+    version: encodeVersion(versionNumber),
+    versionNumber,
+    timeKey: timeKeyOf(recordedAt, versionNumber),
+    op: change.op,
+    source,
+    recordedAt,
+    changed: changedAttributes(change.oldImage, change.newImage, managed),
+    eventId: change.eventId,
+    sequenceNumber: change.sequenceNumber,
+    prevHash,
+    hash: chainHash({
+      itemKey: change.itemKey,
+      versionNumber,
+      op: change.op,
+      image: change.newImage,
+      recordedAt,
+      prevHash,
+    }),
+  };
+  if (change.newImage) record.image = change.newImage;
+  if (typeof actorValue?.S === 'string') record.actor = actorValue.S;
+  if (declaredVersion !== undefined) record.declaredVersion = declaredVersion;
+  return record;
+}
+
+const s = (value: string): AttributeValue => ({ S: value });
+
+/**
+ * The history table item of a record. Metadata stays at the root and the
+ * user's data in `image`, so user attribute names can never collide with ours.
+ * An image over the item budget is stored as `imageGz` (gzip of its canonical
+ * DynamoDB JSON).
+ * @throws ImageTooLargeError when even the compressed image does not fit.
+ */
+export function toHistoryItem(record: HistoryRecord): AttributeMap {
+  const item: AttributeMap = {
+    itemKey: s(record.itemKey),
+    version: s(record.version),
+    versionNumber: { N: String(record.versionNumber) },
+    timeKey: s(record.timeKey),
+    op: s(record.op),
+    source: s(record.source),
+    recordedAt: s(record.recordedAt),
+    prevHash: s(record.prevHash),
+    hash: s(record.hash),
+  };
+  if (record.changed.length > 0) item.changed = { L: record.changed.map(s) };
+  else item.changed = { L: [] };
+  if (record.actor !== undefined) item.actor = s(record.actor);
+  if (record.eventId !== undefined) item.eventId = s(record.eventId);
+  if (record.sequenceNumber !== undefined) item.sequenceNumber = s(record.sequenceNumber);
+  if (record.declaredVersion !== undefined) item.declaredVersion = s(record.declaredVersion);
+  if (record.restoredFrom !== undefined) item.restoredFrom = { N: String(record.restoredFrom) };
+  if (record.reason !== undefined) item.reason = s(record.reason);
+  if (record.image === undefined) return item;
+
+  const plain = { ...item, image: { M: record.image } };
+  if (itemSize(plain) <= HISTORY_ITEM_BUDGET_BYTES) return plain;
+  const gz = gzipSync(canonicalItemJson(record.image), { level: 9 });
+  const compressed = { ...item, imageGz: { B: new Uint8Array(gz) } };
+  const size = itemSize(compressed);
+  if (size > HISTORY_ITEM_BUDGET_BYTES) throw new ImageTooLargeError(record.itemKey, size);
+  return compressed;
+}
+
+/** Decodes an image stored as `imageGz` back to DynamoDB JSON. */
+export function inflateImage(gz: Uint8Array): AttributeMap {
+  const canonical = JSON.parse(gunzipSync(gz).toString('utf8')) as unknown;
+  return fromWireMap(canonical, '$.imageGz');
+}
+
+const str = (item: AttributeMap, name: string): string | undefined => item[name]?.S;
+
+/** Reads a history table item back into a record, inflating `imageGz` transparently. */
+export function fromHistoryItem(item: AttributeMap): HistoryRecord {
+  const itemKey = str(item, 'itemKey');
+  const version = str(item, 'version');
+  const recordedAt = str(item, 'recordedAt');
+  const op = str(item, 'op') as Operation | undefined;
+  if (itemKey === undefined || version === undefined || recordedAt === undefined || op === undefined) {
+    throw new IntegrityError('history item lacks required attributes', { itemKey, version });
+  }
+  const versionNumber = decodeVersion(version);
+  const record: HistoryRecord = {
+    itemKey,
+    version,
+    versionNumber,
+    timeKey: str(item, 'timeKey') ?? timeKeyOf(recordedAt, versionNumber),
+    op,
+    source: (str(item, 'source') ?? 'app') as Source,
+    recordedAt,
+    changed: (item.changed?.L ?? []).flatMap((v) => (v.S === undefined ? [] : [v.S])),
+    prevHash: str(item, 'prevHash') ?? '',
+    hash: str(item, 'hash') ?? '',
+  };
+  if (item.image?.M) record.image = item.image.M;
+  else if (item.imageGz?.B) record.image = inflateImage(item.imageGz.B);
+  for (const name of ['actor', 'eventId', 'sequenceNumber', 'declaredVersion', 'reason'] as const) {
+    const value = str(item, name);
+    if (value !== undefined) record[name] = value;
+  }
+  if (item.restoredFrom?.N !== undefined) record.restoredFrom = Number(item.restoredFrom.N);
+  return record;
+}
+
+/** The chain head a record leaves behind. */
+export function headOf(record: HistoryRecord): ChainHead {
+  return {
+    versionNumber: record.versionNumber,
+    hash: record.hash,
+    sequenceNumber: record.sequenceNumber,
+    eventId: record.eventId,
+  };
+}

@@ -1,0 +1,288 @@
+import { gzipSync } from 'node:zlib';
+import {
+  type DynamoDBClient,
+  PutItemCommand,
+  type PutItemCommandInput,
+  QueryCommand,
+} from '@aws-sdk/client-dynamodb';
+import { conditionFailureItem, isAwsValidation, isConditionalCheckFailed } from './aws-errors';
+import { mapLimit } from './concurrency';
+import type { HistoryConfig } from './config';
+import { DYNAMODB_ITEM_LIMIT_BYTES } from './constants';
+import { HistoryError, IntegrityError, isPermanent, MalformedRecordError } from './errors';
+import { buildHistoryRecord, type ChainHead, fromHistoryItem, headOf, toHistoryItem } from './history-record';
+import type { Logger } from './logger';
+import { silentLogger } from './logger';
+import {
+  compareSequenceNumbers,
+  parseStreamRecord,
+  rawSequenceNumber,
+  type StreamChange,
+} from './stream-record';
+import type { AttributeMap } from './types';
+
+export interface BatchItemFailure {
+  itemIdentifier: string;
+}
+
+export interface BatchStats {
+  received: number;
+  recorded: number;
+  duplicates: number;
+  parked: number;
+  retried: number;
+}
+
+export interface BatchResult {
+  batchItemFailures: BatchItemFailure[];
+  stats: BatchStats;
+}
+
+export interface HistoryWriterOptions {
+  client: DynamoDBClient;
+  config: HistoryConfig;
+  logger?: Logger;
+  /** Items processed in parallel; records of one item are always sequential. */
+  concurrency?: number;
+  clock?: () => Date;
+}
+
+/** Reads the newest history record of an item: the head the next record chains onto. */
+export async function readChainHead(
+  client: DynamoDBClient,
+  historyTable: string,
+  itemKey: string,
+): Promise<ChainHead | undefined> {
+  const out = await client.send(
+    new QueryCommand({
+      TableName: historyTable,
+      KeyConditionExpression: '#k = :k',
+      ExpressionAttributeNames: { '#k': 'itemKey' },
+      ExpressionAttributeValues: { ':k': { S: itemKey } },
+      ScanIndexForward: false,
+      Limit: 1,
+      ConsistentRead: true,
+    }),
+  );
+  const item = out.Items?.[0];
+  return item ? headOf(fromHistoryItem(item)) : undefined;
+}
+
+/** The conditional put of one history record: it only ever creates, never overwrites. */
+export function buildHistoryPut(historyTable: string, item: AttributeMap): PutItemCommandInput {
+  return {
+    TableName: historyTable,
+    Item: item,
+    ConditionExpression: 'attribute_not_exists(#v)',
+    ExpressionAttributeNames: { '#v': 'version' },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+}
+
+/**
+ * Copies a batch of DynamoDB stream records into the history table, exactly
+ * once and in order per item (DESIGN sections 3 and 5).
+ *
+ * Returns a partial batch response: the sequence numbers of records to retry.
+ * Permanent failures are parked in the failures table and not retried.
+ */
+export class HistoryWriter {
+  private readonly client: DynamoDBClient;
+  private readonly config: HistoryConfig;
+  private readonly logger: Logger;
+  private readonly concurrency: number;
+  private readonly clock: () => Date;
+
+  constructor(options: HistoryWriterOptions) {
+    this.client = options.client;
+    this.config = options.config;
+    this.logger = options.logger ?? silentLogger;
+    this.concurrency = options.concurrency ?? 16;
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  async recordBatch(rawRecords: readonly unknown[]): Promise<BatchResult> {
+    const stats: BatchStats = {
+      received: rawRecords.length,
+      recorded: 0,
+      duplicates: 0,
+      parked: 0,
+      retried: 0,
+    };
+    const failures: string[] = [];
+    const groups = new Map<string, StreamChange[]>();
+
+    for (const raw of rawRecords) {
+      let change: StreamChange;
+      try {
+        change = parseStreamRecord(raw, this.config.keySchema);
+      } catch (error) {
+        const parked = await this.park(raw, undefined, error as HistoryError);
+        if (parked) stats.parked++;
+        else this.fail(failures, stats, rawSequenceNumber(raw), raw);
+        continue;
+      }
+      const group = groups.get(change.itemKey);
+      if (group) group.push(change);
+      else groups.set(change.itemKey, [change]);
+    }
+
+    await mapLimit([...groups.values()], this.concurrency, async (changes) => {
+      const failed = await this.recordItem(changes, stats);
+      for (const change of failed) this.fail(failures, stats, change.sequenceNumber, change);
+    });
+
+    // AWS resumes from the lowest reported sequence number, so report order does not matter;
+    // sorting keeps responses deterministic for logs and tests.
+    failures.sort(compareSequenceNumbers);
+    const result = { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })), stats };
+    this.logger.info('batch recorded', { ...stats });
+    return result;
+  }
+
+  private fail(
+    failures: string[],
+    stats: BatchStats,
+    sequenceNumber: string | undefined,
+    record: unknown,
+  ): void {
+    if (sequenceNumber === undefined) {
+      // Without a sequence number the record cannot be named in a partial response;
+      // failing the whole invocation is the only way to get it retried.
+      throw new MalformedRecordError('a record without a sequence number could not be parked', { record });
+    }
+    stats.retried++;
+    failures.push(sequenceNumber);
+  }
+
+  /** Records one item's changes in order; returns the changes to retry (the first failure and all after it). */
+  private async recordItem(changes: StreamChange[], stats: BatchStats): Promise<StreamChange[]> {
+    const itemKey = changes[0]?.itemKey ?? '';
+    let head: ChainHead | undefined;
+    try {
+      head = await readChainHead(this.client, this.config.historyTableName, itemKey);
+    } catch (error) {
+      this.logger.warn('reading chain head failed; item retried', { itemKey, error: String(error) });
+      return changes;
+    }
+    for (const [i, change] of changes.entries()) {
+      const log = { itemKey, sequenceNumber: change.sequenceNumber, eventId: change.eventId };
+      if (
+        head?.sequenceNumber !== undefined &&
+        compareSequenceNumbers(change.sequenceNumber, head.sequenceNumber) <= 0
+      ) {
+        stats.duplicates++;
+        this.logger.info('duplicate skipped', log);
+        continue;
+      }
+      try {
+        const outcome = await this.append(change, head);
+        head = outcome.head;
+        if (outcome.duplicate) {
+          stats.duplicates++;
+          this.logger.info('duplicate skipped (same event already recorded)', log);
+          continue;
+        }
+        stats.recorded++;
+        this.logger.info('version recorded', { ...log, version: head.versionNumber });
+      } catch (error) {
+        if (isPermanent(error)) {
+          if (await this.park(change, change, error as HistoryError)) {
+            stats.parked++;
+            continue;
+          }
+        }
+        // Order per item is sacred: once one record of the item must be retried,
+        // its later records in this batch must wait for it, so they are reported too.
+        this.logger.warn('record will be retried', { ...log, error: String(error) });
+        return changes.slice(i);
+      }
+    }
+    return [];
+  }
+
+  private async append(
+    change: StreamChange,
+    head: ChainHead | undefined,
+  ): Promise<{ head: ChainHead; duplicate: boolean }> {
+    const record = buildHistoryRecord(change, head, this.config);
+    const item = toHistoryItem(record);
+    try {
+      await this.client.send(new PutItemCommand(buildHistoryPut(this.config.historyTableName, item)));
+      return { head: headOf(record), duplicate: false };
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) {
+        const existing = conditionFailureItem(error);
+        // The same event already holds this version: an earlier delivery of this record got through.
+        if (existing && existing.eventId?.S === change.eventId) {
+          return { head: headOf(fromHistoryItem(existing)), duplicate: true };
+        }
+        throw new IntegrityError(
+          `history of ${change.itemKey} already holds ${record.version} from another event (${existing?.eventId?.S ?? 'unknown'})`,
+          { itemKey: change.itemKey, version: record.versionNumber, eventId: change.eventId },
+          { cause: error },
+        );
+      }
+      if (isAwsValidation(error)) {
+        throw new MalformedRecordError(
+          `DynamoDB rejected the history item: ${(error as Error).message}`,
+          {},
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Parks a record that can never be recorded, with the whole stream record
+   * (gzip-compressed), so that a repair can re-drive it. Returns false when
+   * parking itself failed; the record is then retried instead of lost.
+   */
+  private async park(raw: unknown, change: StreamChange | undefined, error: HistoryError): Promise<boolean> {
+    const sequenceNumber = change?.sequenceNumber ?? rawSequenceNumber(raw);
+    const eventId =
+      change?.eventId ??
+      (typeof (raw as { eventID?: unknown })?.eventID === 'string'
+        ? (raw as { eventID: string }).eventID
+        : undefined);
+    const json = JSON.stringify(raw) ?? 'null';
+    let recordGz = gzipSync(json);
+    let truncated = false;
+    if (recordGz.length > DYNAMODB_ITEM_LIMIT_BYTES - 16 * 1024) {
+      // Only an image can make a record this large; keep everything else.
+      const { dynamodb, ...rest } = (raw ?? {}) as { dynamodb?: Record<string, unknown> };
+      const { NewImage: _n, OldImage: _o, ...meta } = dynamodb ?? {};
+      recordGz = gzipSync(JSON.stringify({ ...rest, dynamodb: meta }));
+      truncated = true;
+    }
+    const failedAt = this.clock().toISOString();
+    const item: AttributeMap = {
+      failureId: { S: eventId ?? `seq-${sequenceNumber ?? 'none'}-${failedAt}` },
+      errorCode: { S: error instanceof HistoryError ? error.code : 'unknown' },
+      errorType: { S: error instanceof Error ? error.name : 'Error' },
+      errorMessage: { S: error instanceof Error ? error.message.slice(0, 2000) : String(error) },
+      failedAt: { S: failedAt },
+      recordGz: { B: new Uint8Array(recordGz) },
+      recordTruncated: { BOOL: truncated },
+    };
+    if (change) item.itemKey = { S: change.itemKey };
+    if (sequenceNumber) item.sequenceNumber = { S: sequenceNumber };
+    try {
+      await this.client.send(new PutItemCommand({ TableName: this.config.failuresTableName, Item: item }));
+      this.logger.error('record parked', {
+        itemKey: change?.itemKey,
+        sequenceNumber,
+        errorCode: item.errorCode?.S,
+        errorMessage: item.errorMessage?.S,
+      });
+      return true;
+    } catch (parkError) {
+      this.logger.error('parking failed; record will be retried', {
+        sequenceNumber,
+        error: String(parkError),
+      });
+      return false;
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import { TTL_PRINCIPAL } from './constants';
+import { MalformedRecordError } from './errors';
+import { encodeItemKey } from './keys';
+import type { AttributeMap, KeySchema, Operation } from './types';
+import { fromWireMap, WireFormatError } from './wire';
+
+/** A DynamoDB stream record as Lambda receives it, checked and decoded. */
+export interface StreamChange {
+  eventId: string;
+  op: Operation;
+  itemKey: string;
+  keys: AttributeMap;
+  newImage: AttributeMap | undefined;
+  oldImage: AttributeMap | undefined;
+  /** Decimal digits; compare with {@link compareSequenceNumbers}, never as numbers. */
+  sequenceNumber: string;
+  /** Epoch milliseconds, from ApproximateCreationDateTime (epoch seconds on the wire). */
+  createdAtMs: number;
+  /** A TTL deletion by DynamoDB itself. */
+  isTtlDelete: boolean;
+}
+
+const envelope = z.object({
+  eventID: z.string().min(1),
+  eventName: z.enum(['INSERT', 'MODIFY', 'REMOVE']),
+  userIdentity: z.object({ type: z.string().optional(), principalId: z.string().optional() }).optional(),
+  dynamodb: z.object({
+    ApproximateCreationDateTime: z.number().positive().finite(),
+    Keys: z.record(z.string(), z.unknown()),
+    NewImage: z.record(z.string(), z.unknown()).optional(),
+    OldImage: z.record(z.string(), z.unknown()).optional(),
+    SequenceNumber: z.string().regex(/^\d{1,40}$/),
+  }),
+});
+
+/** The sequence number of a raw record if it has a usable one, for reporting failures of malformed records. */
+export function rawSequenceNumber(raw: unknown): string | undefined {
+  const seq = (raw as { dynamodb?: { SequenceNumber?: unknown } } | null)?.dynamodb?.SequenceNumber;
+  return typeof seq === 'string' && /^\d{1,40}$/.test(seq) ? seq : undefined;
+}
+
+/** Stream sequence numbers are decimal strings too long for a double: compare as big integers. */
+export function compareSequenceNumbers(a: string, b: string): number {
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
+ * Checks and decodes one raw stream record.
+ * @throws MalformedRecordError when anything about it is off; such a record is parked, not retried.
+ */
+export function parseStreamRecord(raw: unknown, schema: KeySchema): StreamChange {
+  const parsed = envelope.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new MalformedRecordError(
+      `malformed stream record: ${issue ? `${issue.path.join('.') || '$'}: ${issue.message}` : 'invalid'}`,
+      { sequenceNumber: rawSequenceNumber(raw) },
+    );
+  }
+  const r = parsed.data;
+  try {
+    const keys = fromWireMap(r.dynamodb.Keys, '$.dynamodb.Keys');
+    const newImage = r.dynamodb.NewImage && fromWireMap(r.dynamodb.NewImage, '$.dynamodb.NewImage');
+    const oldImage = r.dynamodb.OldImage && fromWireMap(r.dynamodb.OldImage, '$.dynamodb.OldImage');
+    if (r.eventName !== 'REMOVE' && newImage === undefined) {
+      throw new WireFormatError(
+        '$.dynamodb.NewImage',
+        `${r.eventName} needs a NewImage (stream view type NEW_AND_OLD_IMAGES)`,
+      );
+    }
+    const itemKey = encodeItemKey(keys, schema);
+    return {
+      eventId: r.eventID,
+      op: r.eventName,
+      itemKey,
+      keys,
+      newImage: r.eventName === 'REMOVE' ? undefined : newImage,
+      oldImage,
+      sequenceNumber: r.dynamodb.SequenceNumber,
+      createdAtMs: Math.round(r.dynamodb.ApproximateCreationDateTime * 1000),
+      isTtlDelete:
+        r.eventName === 'REMOVE' &&
+        r.userIdentity?.type === 'Service' &&
+        r.userIdentity.principalId === TTL_PRINCIPAL,
+    };
+  } catch (cause) {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    throw new MalformedRecordError(
+      `malformed stream record: ${message}`,
+      { sequenceNumber: r.dynamodb.SequenceNumber },
+      { cause },
+    );
+  }
+}

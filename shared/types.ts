@@ -1,0 +1,41 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+
+export type KeyType = 'S' | 'N' | 'B';
+export interface KeyAttribute {
+  name: string;
+  type: KeyType;
+}
+/** The latest table's key: a partition key and an optional sort key. */
+export type KeySchema = readonly [KeyAttribute] | readonly [KeyAttribute, KeyAttribute];
+
+/** An item in DynamoDB's wire form. */
+export type AttributeMap = Record<string, AttributeValue>;
+
+export type Operation = 'INSERT' | 'MODIFY' | 'REMOVE';
+export type Source = 'app' | 'legacy' | 'rollback' | 'backfill' | 'ttl' | 'repair';
+
+/** One record of the history table, as the library reads and writes it. */
+export interface HistoryRecord {
+  itemKey: string;
+  /** Sort key, `v0003`. */
+  version: string;
+  versionNumber: number;
+  /** LSI sort key: `recordedAt#version`, unique and time-ordered per item. */
+  timeKey: string;
+  op: Operation;
+  source: Source;
+  recordedAt: string;
+  /** Full new image, absent on tombstones and when stored compressed. */
+  image?: AttributeMap;
+  /** gzip of the canonical JSON of the image, for images too large to store plainly. */
+  imageGz?: Uint8Array;
+  changed: string[];
+  actor?: string;
+  eventId?: string;
+  sequenceNumber?: string;
+  declaredVersion?: string;
+  restoredFrom?: number;
+  reason?: string;
+  prevHash: string;
+  hash: string;
+}

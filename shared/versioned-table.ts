@@ -1,0 +1,445 @@
+import {
+  type AttributeValue,
+  DeleteItemCommand,
+  type DeleteItemCommandInput,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  type PutItemCommandInput,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, type NativeAttributeValue, unmarshall } from '@aws-sdk/util-dynamodb';
+import { conditionFailureItem, isAwsValidation, isConditionalCheckFailed } from './aws-errors';
+import { itemSize } from './canonical';
+import { sleep } from './concurrency';
+import type { ManagedAttributes } from './config';
+import { DYNAMODB_ITEM_LIMIT_BYTES } from './constants';
+import { ItemExistsError, ItemNotFoundError, ValidationError, VersionConflictError } from './errors';
+import { ExpressionBuilder } from './expressions';
+import { encodeItemKey, keyOf } from './keys';
+import type { AttributeMap, KeySchema } from './types';
+
+export type Item = Record<string, NativeAttributeValue>;
+
+export interface WriteOptions {
+  /** Who makes the change; stored in the `modifiedBy` attribute and copied to history as `actor`. */
+  actor?: string;
+}
+
+export interface VersionedTableOptions {
+  client: DynamoDBClient;
+  tableName: string;
+  keySchema: KeySchema;
+  attributes: ManagedAttributes;
+  clock?: () => Date;
+}
+
+const MARSHALL = { removeUndefinedValues: true, convertClassInstanceToMap: false } as const;
+
+function checkExpectedVersion(expectedVersion: unknown): number {
+  if (typeof expectedVersion !== 'number' || !Number.isSafeInteger(expectedVersion) || expectedVersion < 0) {
+    throw new ValidationError(
+      `expectedVersion must be a non-negative safe integer, got ${String(expectedVersion)}`,
+      {
+        expectedVersion,
+      },
+    );
+  }
+  return expectedVersion;
+}
+
+function versionOf(item: AttributeMap | undefined, attribute: string): number | undefined {
+  const raw = item?.[attribute]?.N;
+  return raw === undefined ? undefined : Number(raw);
+}
+
+/**
+ * The pure half of the writer: builds the conditional command inputs without
+ * touching a client, so they can be checked as plain objects.
+ */
+export class VersionedCommands {
+  constructor(
+    readonly tableName: string,
+    readonly keySchema: KeySchema,
+    readonly attributes: ManagedAttributes,
+  ) {}
+
+  /** Marshalls and checks a key: exactly the key attributes, of the schema's types. */
+  key(key: Item): { key: AttributeMap; itemKey: string } {
+    if (key === null || typeof key !== 'object') throw new ValidationError('key must be an object');
+    const marshalled = marshall(key, MARSHALL) as AttributeMap;
+    return { key: marshalled, itemKey: encodeItemKey(marshalled, this.keySchema) };
+  }
+
+  private managedNames(): string[] {
+    return Object.values(this.attributes);
+  }
+
+  private checkSize(item: AttributeMap, itemKey: string): void {
+    const size = itemSize(item);
+    if (size > DYNAMODB_ITEM_LIMIT_BYTES) {
+      throw new ValidationError(`item ${itemKey} is about ${size} bytes, over DynamoDB's 400 KB item limit`, {
+        itemKey,
+        size,
+      });
+    }
+  }
+
+  /**
+   * The version condition: the item exists with exactly `expectedVersion`.
+   * Version 0 means an item that exists but has never had a version (written
+   * before adoption), so legacy items can be brought under locking.
+   */
+  private versionCondition(expr: ExpressionBuilder, expectedVersion: number): string {
+    const v = expr.name(this.attributes.version);
+    if (expectedVersion === 0)
+      return `attribute_exists(${expr.name(this.keySchema[0].name)}) AND attribute_not_exists(${v})`;
+    return `${v} = ${expr.value({ N: String(expectedVersion) })}`;
+  }
+
+  private userItem(item: Item, allowed: ReadonlySet<string>): { marshalled: AttributeMap; itemKey: string } {
+    if (item === null || typeof item !== 'object' || Array.isArray(item))
+      throw new ValidationError('item must be an object');
+    const clashes = this.managedNames().filter((n) => n in item && !allowed.has(n));
+    if (clashes.length > 0) {
+      throw new ValidationError(
+        `item sets managed attribute(s) ${clashes.join(', ')}; the writer maintains them`,
+        {
+          attributes: clashes,
+        },
+      );
+    }
+    const marshalled = marshall(item, MARSHALL) as AttributeMap;
+    const itemKey = encodeItemKey(keyOf(marshalled, this.keySchema), this.keySchema);
+    return { marshalled, itemKey };
+  }
+
+  create(item: Item, now: Date, options: WriteOptions = {}): { input: PutItemCommandInput; itemKey: string } {
+    const { marshalled, itemKey } = this.userItem(item, new Set());
+    const expr = new ExpressionBuilder();
+    const full = this.stamp(marshalled, 1, now.toISOString(), now.toISOString(), options.actor);
+    this.checkSize(full, itemKey);
+    return {
+      itemKey,
+      input: {
+        TableName: this.tableName,
+        Item: full,
+        // Create only if absent: the partition key is on every stored item.
+        ConditionExpression: `attribute_not_exists(${expr.name(this.keySchema[0].name)})`,
+        ExpressionAttributeNames: expr.names,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  /**
+   * Full replacement at `expectedVersion + 1`. `createdAt` is kept: taken from
+   * `createdAt` when the caller passes the stored value, otherwise the
+   * condition demands the item has none, and the writer retries with the stored one.
+   */
+  put(
+    item: Item,
+    expectedVersion: number,
+    now: Date,
+    options: WriteOptions = {},
+    createdAt?: string,
+  ): { input: PutItemCommandInput; itemKey: string } {
+    checkExpectedVersion(expectedVersion);
+    const { version: vName, createdAt: cName, modifiedAt, modifiedBy } = this.attributes;
+    const { marshalled, itemKey } = this.userItem(item, new Set([vName, cName, modifiedAt, modifiedBy]));
+    const passedVersion = versionOf(marshalled, vName);
+    if (marshalled[vName] !== undefined && passedVersion !== expectedVersion) {
+      throw new ValidationError(
+        `item carries ${vName} ${String(passedVersion)} but expectedVersion is ${expectedVersion}`,
+      );
+    }
+    const keepCreatedAt = createdAt ?? marshalled[cName]?.S;
+    const expr = new ExpressionBuilder();
+    const cond = [this.versionCondition(expr, expectedVersion)];
+    cond.push(
+      keepCreatedAt === undefined
+        ? `attribute_not_exists(${expr.name(cName)})`
+        : `${expr.name(cName)} = ${expr.value({ S: keepCreatedAt })}`,
+    );
+    const full = this.stamp(
+      marshalled,
+      expectedVersion + 1,
+      keepCreatedAt ?? now.toISOString(),
+      now.toISOString(),
+      options.actor,
+    );
+    this.checkSize(full, itemKey);
+    return {
+      itemKey,
+      input: {
+        TableName: this.tableName,
+        Item: full,
+        ConditionExpression: cond.join(' AND '),
+        ExpressionAttributeNames: expr.names,
+        ExpressionAttributeValues: expr.valuesOrUndefined(),
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  /** Sets (or, for `undefined` values, removes) top-level attributes at `expectedVersion + 1`. */
+  update(
+    key: Item,
+    expectedVersion: number,
+    changes: Item,
+    now: Date,
+    options: WriteOptions = {},
+  ): { input: UpdateItemCommandInput; itemKey: string } {
+    checkExpectedVersion(expectedVersion);
+    const { key: marshalledKey, itemKey } = this.key(key);
+    if (changes === null || typeof changes !== 'object' || Array.isArray(changes)) {
+      throw new ValidationError('changes must be an object');
+    }
+    const names = Object.keys(changes);
+    const keyClash = names.filter((n) => this.keySchema.some((a) => a.name === n));
+    if (keyClash.length > 0)
+      throw new ValidationError(`changes may not set key attribute(s) ${keyClash.join(', ')}`);
+    const clashes = names.filter((n) => this.managedNames().includes(n));
+    if (clashes.length > 0) {
+      throw new ValidationError(
+        `changes set managed attribute(s) ${clashes.join(', ')}; the writer maintains them`,
+        {
+          attributes: clashes,
+        },
+      );
+    }
+    const expr = new ExpressionBuilder();
+    const set: string[] = [];
+    const remove: string[] = [];
+    for (const name of names) {
+      const value = changes[name];
+      if (value === undefined) remove.push(expr.name(name));
+      else
+        set.push(`${expr.name(name)} = ${expr.value(marshall({ value }, MARSHALL).value as AttributeValue)}`);
+    }
+    const condition = this.versionCondition(expr, expectedVersion);
+    const { version, createdAt, modifiedAt, modifiedBy } = this.attributes;
+    const nowIso = expr.value({ S: now.toISOString() });
+    set.push(`${expr.name(version)} = ${expr.value({ N: String(expectedVersion + 1) })}`);
+    set.push(`${expr.name(createdAt)} = if_not_exists(${expr.name(createdAt)}, ${nowIso})`);
+    set.push(`${expr.name(modifiedAt)} = ${nowIso}`);
+    if (options.actor !== undefined)
+      set.push(`${expr.name(modifiedBy)} = ${expr.value({ S: options.actor })}`);
+    else remove.push(expr.name(modifiedBy));
+    return {
+      itemKey,
+      input: {
+        TableName: this.tableName,
+        Key: marshalledKey,
+        UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: expr.names,
+        ExpressionAttributeValues: expr.values,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  remove(key: Item, expectedVersion: number): { input: DeleteItemCommandInput; itemKey: string } {
+    checkExpectedVersion(expectedVersion);
+    const { key: marshalledKey, itemKey } = this.key(key);
+    const expr = new ExpressionBuilder();
+    return {
+      itemKey,
+      input: {
+        TableName: this.tableName,
+        Key: marshalledKey,
+        ConditionExpression: this.versionCondition(expr, expectedVersion),
+        ExpressionAttributeNames: expr.names,
+        ExpressionAttributeValues: expr.valuesOrUndefined(),
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  private stamp(
+    item: AttributeMap,
+    version: number,
+    createdAt: string,
+    modifiedAt: string,
+    actor?: string,
+  ): AttributeMap {
+    const { version: v, createdAt: c, modifiedAt: m, modifiedBy: b } = this.attributes;
+    const { [b]: _dropped, ...rest } = item;
+    const out: AttributeMap = {
+      ...rest,
+      [v]: { N: String(version) },
+      [c]: { S: createdAt },
+      [m]: { S: modifiedAt },
+    };
+    if (actor !== undefined) out[b] = { S: actor };
+    return out;
+  }
+}
+
+/**
+ * Writes to the latest table with optimistic locking: create only if absent,
+ * change only if `version` is still the one the writer read. Each write returns
+ * the item's new version; a lost race throws {@link VersionConflictError}.
+ *
+ * @example
+ * const orders = new VersionedTable({ client, tableName, keySchema, attributes });
+ * const v1 = await orders.create({ id: 'order-1', status: 'new' });
+ * const v2 = await orders.update({ id: 'order-1' }, v1, { status: 'paid' }, { actor: 'alice' });
+ */
+export class VersionedTable {
+  readonly commands: VersionedCommands;
+  private readonly client: DynamoDBClient;
+  private readonly clock: () => Date;
+
+  constructor(options: VersionedTableOptions) {
+    this.client = options.client;
+    this.clock = options.clock ?? (() => new Date());
+    this.commands = new VersionedCommands(options.tableName, options.keySchema, options.attributes);
+  }
+
+  private get versionAttribute(): string {
+    return this.commands.attributes.version;
+  }
+
+  /** Reads the current item (strongly consistent), or `undefined`. */
+  async get(key: Item): Promise<{ item: Item; version: number } | undefined> {
+    const { key: marshalled } = this.commands.key(key);
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.commands.tableName, Key: marshalled, ConsistentRead: true }),
+    );
+    if (!out.Item) return undefined;
+    return { item: unmarshall(out.Item), version: versionOf(out.Item, this.versionAttribute) ?? 0 };
+  }
+
+  /** Creates the item at version 1. @throws ItemExistsError */
+  async create(item: Item, options: WriteOptions = {}): Promise<number> {
+    const { input, itemKey } = this.commands.create(item, this.clock(), options);
+    try {
+      await this.client.send(new PutItemCommand(input));
+      return 1;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) {
+        throw new ItemExistsError(itemKey, versionOf(conditionFailureItem(error), this.versionAttribute), {
+          cause: error,
+        });
+      }
+      throw translate(error);
+    }
+  }
+
+  /** Replaces the whole item. @throws VersionConflictError, ItemNotFoundError */
+  async put(item: Item, expectedVersion: number, options: WriteOptions = {}): Promise<number> {
+    let { input, itemKey } = this.commands.put(item, expectedVersion, this.clock(), options);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.send(new PutItemCommand(input));
+        return expectedVersion + 1;
+      } catch (error) {
+        const current = conditionFailureItem(error);
+        const storedCreatedAt = current?.[this.commands.attributes.createdAt]?.S;
+        const sameVersion = (versionOf(current, this.versionAttribute) ?? 0) === expectedVersion;
+        // The caller did not pass createdAt but the item has one: keep it, under the same version check.
+        if (
+          isConditionalCheckFailed(error) &&
+          sameVersion &&
+          storedCreatedAt !== undefined &&
+          attempt === 0
+        ) {
+          ({ input, itemKey } = this.commands.put(
+            item,
+            expectedVersion,
+            this.clock(),
+            options,
+            storedCreatedAt,
+          ));
+          continue;
+        }
+        throw this.conflict(error, itemKey, expectedVersion);
+      }
+    }
+  }
+
+  /** Changes some attributes; `undefined` values remove them. @throws VersionConflictError, ItemNotFoundError */
+  async update(
+    key: Item,
+    expectedVersion: number,
+    changes: Item,
+    options: WriteOptions = {},
+  ): Promise<number> {
+    const { input, itemKey } = this.commands.update(key, expectedVersion, changes, this.clock(), options);
+    try {
+      await this.client.send(new UpdateItemCommand(input));
+      return expectedVersion + 1;
+    } catch (error) {
+      throw this.conflict(error, itemKey, expectedVersion);
+    }
+  }
+
+  /**
+   * Deletes the item. Returns the version of its tombstone in history
+   * (`expectedVersion + 1`). @throws VersionConflictError, ItemNotFoundError
+   */
+  async remove(key: Item, expectedVersion: number): Promise<number> {
+    const { input, itemKey } = this.commands.remove(key, expectedVersion);
+    try {
+      await this.client.send(new DeleteItemCommand(input));
+      return expectedVersion + 1;
+    } catch (error) {
+      throw this.conflict(error, itemKey, expectedVersion);
+    }
+  }
+
+  private conflict(error: unknown, itemKey: string, expectedVersion: number): Error {
+    if (!isConditionalCheckFailed(error)) return translate(error);
+    const current = conditionFailureItem(error);
+    if (!current) return new ItemNotFoundError(itemKey, { cause: error });
+    return new VersionConflictError(expectedVersion, versionOf(current, this.versionAttribute), {
+      cause: error,
+    });
+  }
+}
+
+function translate(error: unknown): Error {
+  if (isAwsValidation(error))
+    return new ValidationError(
+      `DynamoDB rejected the write: ${(error as Error).message}`,
+      {},
+      { cause: error },
+    );
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+export interface RetryOptions {
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  random?: () => number;
+}
+
+/**
+ * Runs a read-modify-write, retrying it when it loses an optimistic-locking
+ * race. Bounded attempts, exponential backoff with full jitter, so contending
+ * writers spread out instead of colliding again in lockstep.
+ *
+ * @example
+ * await retryOnConflict(async () => {
+ *   const current = await orders.get({ id: 'order-1' });
+ *   return orders.update({ id: 'order-1' }, current!.version, { total: current!.item.total + 1 });
+ * });
+ */
+export async function retryOnConflict<T>(
+  operation: (attempt: number) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
+  const { maxAttempts = 8, baseDelayMs = 10, maxDelayMs = 500, random = Math.random } = options;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await operation(attempt);
+    } catch (error) {
+      if (!(error instanceof VersionConflictError) || attempt >= maxAttempts) throw error;
+      await sleep(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** attempt));
+    }
+  }
+}
