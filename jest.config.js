@@ -1,0 +1,33 @@
+// One `npm test` runs all three layers. Unit tests need no network; the global
+// setup starts one real DynamoDB Local (in memory, free port) for the
+// integration tests; e2e tests start the whole `npm start` stack themselves.
+const transform = { '^.+\\.tsx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
+
+/** @type {import('jest').Config} */
+module.exports = {
+  transform,
+  globalSetup: '<rootDir>/tests/helpers/global-setup.ts',
+  globalTeardown: '<rootDir>/tests/helpers/global-teardown.ts',
+  maxWorkers: 2,
+  projects: [
+    {
+      displayName: 'unit',
+      testMatch: ['<rootDir>/tests/unit/**/*.test.ts'],
+      transform,
+      testEnvironment: 'node',
+    },
+    {
+      displayName: 'integration',
+      testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
+      transform,
+      testEnvironment: 'node',
+      slowTestThreshold: 30,
+    },
+    {
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/tests/e2e/**/*.test.ts'],
+      transform,
+      testEnvironment: 'node',
+    },
+  ],
+};

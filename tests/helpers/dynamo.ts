@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type AttributeValue,
+  DynamoDBClient,
+  type DynamoDBClientConfig,
+  QueryCommand,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { ensureTables, type TableSet } from '../../local/tables';
+import { type HistoryConfig, loadConfig } from '../../shared/config';
+import { fromHistoryItem } from '../../shared/history-record';
+import type { HistoryRecord } from '../../shared/types';
+
+/** Connected tests refuse to run without the DynamoDB Local the global setup starts. */
+export function testEndpoint(): string {
+  const endpoint = process.env.DYNAMODB_TEST_ENDPOINT;
+  if (!endpoint)
+    throw new Error('DYNAMODB_TEST_ENDPOINT is not set: run integration tests through `npm test`');
+  return endpoint;
+}
+
+export function clientConfig(): DynamoDBClientConfig {
+  return {
+    endpoint: testEndpoint(),
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  };
+}
+
+export function testClient(extra: DynamoDBClientConfig = {}): DynamoDBClient {
+  return new DynamoDBClient({ ...clientConfig(), ...extra });
+}
+
+export function testStreamsClient(): DynamoDBStreamsClient {
+  return new DynamoDBStreamsClient(clientConfig());
+}
+
+/**
+ * Creates a fresh latest/history/failures trio from resources/ under a unique
+ * stage, so test files never share tables, and returns its configuration.
+ */
+export async function createTestTables(
+  client: DynamoDBClient,
+  keyAttributes = 'id',
+): Promise<{ tables: TableSet; config: HistoryConfig }> {
+  const stage = `t${randomUUID().slice(0, 8)}`;
+  const tables = await ensureTables(client, { stage, keyAttributes });
+  const config = loadConfig({
+    LATEST_TABLE_NAME: tables.latest,
+    HISTORY_TABLE_NAME: tables.history,
+    FAILURES_TABLE_NAME: tables.failures,
+    KEY_ATTRIBUTES: keyAttributes,
+  });
+  return { tables, config };
+}
+
+/** Every history record of an item, oldest first. */
+export async function readHistory(
+  client: DynamoDBClient,
+  historyTable: string,
+  itemKey: string,
+): Promise<HistoryRecord[]> {
+  const records: HistoryRecord[] = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const out = await client.send(
+      new QueryCommand({
+        TableName: historyTable,
+        KeyConditionExpression: 'itemKey = :k',
+        ExpressionAttributeValues: { ':k': { S: itemKey } },
+        ExclusiveStartKey: start,
+        ConsistentRead: true,
+      }),
+    );
+    records.push(...(out.Items ?? []).map(fromHistoryItem));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return records;
+}
+
+/** Polls until `check` returns a value (not undefined) or the time is up. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

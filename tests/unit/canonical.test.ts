@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import { canonicalItemJson, chainHash, changedAttributes, itemSize } from '../../shared/canonical';
+import { GENESIS_HASH } from '../../shared/constants';
+
+describe('canonical JSON', () => {
+  it('sorts keys at every depth and keeps DynamoDB numbers as strings', () => {
+    const json = canonicalItemJson({ b: { N: '2' }, a: { M: { z: { S: 'x' }, y: { BOOL: true } } } });
+    expect(json).toBe('{"a":{"M":{"y":{"BOOL":true},"z":{"S":"x"}}},"b":{"N":"2"}}');
+  });
+
+  it('is independent of set order and encodes binary as base64', () => {
+    const one = canonicalItemJson({
+      s: { SS: ['b', 'a'] },
+      n: { NS: ['2', '10'] },
+      bin: { B: new Uint8Array([1, 2]) },
+    });
+    const two = canonicalItemJson({
+      bin: { B: new Uint8Array([1, 2]) },
+      n: { NS: ['10', '2'] },
+      s: { SS: ['a', 'b'] },
+    });
+    expect(one).toBe(two);
+    expect(one).toContain('"B":"AQI="');
+  });
+});
+
+describe('hash chain', () => {
+  const fields = {
+    itemKey: 'order-1',
+    versionNumber: 1,
+    op: 'INSERT',
+    image: { id: { S: 'order-1' } },
+    recordedAt: '2026-01-01T00:00:00.000Z',
+    prevHash: GENESIS_HASH,
+  };
+
+  it('is SHA-256 of the canonical JSON of the documented fields', () => {
+    const body =
+      '{"image":{"id":{"S":"order-1"}},"itemKey":"order-1","op":"INSERT",' +
+      `"prevHash":"${GENESIS_HASH}","recordedAt":"2026-01-01T00:00:00.000Z","version":"1"}`;
+    expect(chainHash(fields)).toBe(createHash('sha256').update(body).digest('hex'));
+  });
+
+  it.each([
+    ['image', { image: { id: { S: 'order-2' } } }],
+    ['version', { versionNumber: 2 }],
+    ['op', { op: 'MODIFY' }],
+    ['recordedAt', { recordedAt: '2026-01-01T00:00:00.001Z' }],
+    ['prevHash', { prevHash: 'f'.repeat(64) }],
+    ['tombstone', { image: undefined }],
+  ])('changes when %s changes', (_name, change) => {
+    expect(chainHash({ ...fields, ...change })).not.toBe(chainHash(fields));
+  });
+});
+
+describe('changed attributes', () => {
+  it('names added, removed and changed top-level attributes, minus ignored ones', () => {
+    const before = {
+      id: { S: '1' },
+      a: { S: 'x' },
+      b: { N: '1' },
+      version: { N: '1' },
+      same: { L: [{ S: 'q' }] },
+    };
+    const after = {
+      id: { S: '1' },
+      a: { S: 'y' },
+      c: { BOOL: true },
+      version: { N: '2' },
+      same: { L: [{ S: 'q' }] },
+    };
+    expect(changedAttributes(before, after, new Set(['version']))).toEqual(['a', 'b', 'c']);
+  });
+
+  it('treats sets with the same members as equal', () => {
+    expect(changedAttributes({ s: { SS: ['a', 'b'] } }, { s: { SS: ['b', 'a'] } })).toEqual([]);
+  });
+});
+
+describe('item size', () => {
+  it('counts names and UTF-8 values', () => {
+    expect(itemSize({ ab: { S: 'ü' } })).toBe(2 + 2);
+    expect(itemSize({ m: { M: { k: { S: 'v' } } } })).toBe(1 + 3 + 2 + 1);
+  });
+});

@@ -1,0 +1,153 @@
+import { randomBytes } from 'node:crypto';
+import { chainHash } from '../../shared/canonical';
+import { loadConfig } from '../../shared/config';
+import { GENESIS_HASH, HISTORY_ITEM_BUDGET_BYTES } from '../../shared/constants';
+import { ImageTooLargeError } from '../../shared/errors';
+import {
+  buildHistoryRecord,
+  type ChainHead,
+  fromHistoryItem,
+  toHistoryItem,
+} from '../../shared/history-record';
+import { parseStreamRecord } from '../../shared/stream-record';
+import { N, type RecordSpec, S, streamRecord } from '../helpers/stream-records';
+
+const config = loadConfig({});
+const change = (spec: RecordSpec) => parseStreamRecord(streamRecord(spec), config.keySchema);
+const head = (versionNumber: number): ChainHead => ({
+  versionNumber,
+  hash: 'a'.repeat(64),
+  sequenceNumber: '1',
+  eventId: 'e',
+});
+const keys = { id: S('order-1') };
+
+describe('buildHistoryRecord', () => {
+  it('keeps the item version of a versioned insert and starts the chain at the genesis hash', () => {
+    const record = buildHistoryRecord(
+      change({ keys, newImage: { ...keys, status: S('new'), version: N(1), modifiedBy: S('alice') } }),
+      undefined,
+      config,
+    );
+    expect(record).toMatchObject({
+      itemKey: 'order-1',
+      version: 'v0001',
+      versionNumber: 1,
+      op: 'INSERT',
+      source: 'app',
+      actor: 'alice',
+      changed: ['status'],
+      prevHash: GENESIS_HASH,
+    });
+    expect(record.hash).toBe(
+      chainHash({
+        itemKey: 'order-1',
+        versionNumber: 1,
+        op: 'INSERT',
+        image: record.image,
+        recordedAt: record.recordedAt,
+        prevHash: GENESIS_HASH,
+      }),
+    );
+    expect(record.recordedAt).toBe('2026-11-18T11:06:40.000Z');
+    expect(record.timeKey).toBe('2026-11-18T11:06:40.000Z#v0001');
+  });
+
+  it('keeps a skipped version visible as a gap', () => {
+    const record = buildHistoryRecord(
+      change({ op: 'MODIFY', keys, newImage: { ...keys, version: N(5) } }),
+      head(3),
+      config,
+    );
+    expect(record).toMatchObject({ versionNumber: 5, source: 'app', prevHash: 'a'.repeat(64) });
+    expect(record.declaredVersion).toBeUndefined();
+  });
+
+  it.each([
+    ['no version', {}, undefined],
+    ['a version not above the head', { version: N(3) }, '3'],
+    ['a fractional version', { version: N('3.5') }, '3.5'],
+    ['a string version', { version: S('7') }, '7'],
+    ['a zero version', { version: N(0) }, '0'],
+  ])('numbers a write with %s as a legacy write at head + 1', (_case, extra, declared) => {
+    const record = buildHistoryRecord(
+      change({ op: 'MODIFY', keys, newImage: { ...keys, ...extra } }),
+      head(3),
+      config,
+    );
+    expect(record).toMatchObject({ versionNumber: 4, version: 'v0004', source: 'legacy' });
+    expect(record.declaredVersion).toBe(declared);
+  });
+
+  it('turns a delete into a tombstone at head + 1', () => {
+    const record = buildHistoryRecord(
+      change({ op: 'REMOVE', keys, oldImage: { ...keys, status: S('paid'), version: N(3) } }),
+      head(3),
+      config,
+    );
+    expect(record).toMatchObject({ versionNumber: 4, op: 'REMOVE', source: 'app', changed: ['status'] });
+    expect(record.image).toBeUndefined();
+  });
+
+  it('labels a TTL expiry', () => {
+    const record = buildHistoryRecord(
+      change({ op: 'REMOVE', keys, ttl: true, oldImage: { ...keys } }),
+      head(1),
+      config,
+    );
+    expect(record.source).toBe('ttl');
+  });
+
+  it('continues numbering when a deleted item is created again', () => {
+    const record = buildHistoryRecord(
+      change({ keys, newImage: { ...keys, version: N(1) } }),
+      head(4),
+      config,
+    );
+    expect(record).toMatchObject({ versionNumber: 5, source: 'legacy', declaredVersion: '1' });
+  });
+
+  it('sorts versions past 9999 with the length marker', () => {
+    const record = buildHistoryRecord(
+      change({ op: 'MODIFY', keys, newImage: { ...keys, version: N(10_000) } }),
+      head(9999),
+      config,
+    );
+    expect(record.version).toBe('va10000');
+  });
+});
+
+describe('history items', () => {
+  it('stores the image under `image` and metadata at the root, and reads it back', () => {
+    const userImage = { ...keys, version: N(1), hash: S('user data named like our metadata'), op: S('x') };
+    const record = buildHistoryRecord(change({ keys, newImage: userImage }), undefined, config);
+    const item = toHistoryItem(record);
+    expect(item.image?.M?.hash?.S).toBe('user data named like our metadata');
+    expect(item.hash?.S).toBe(record.hash);
+    expect(fromHistoryItem(item)).toEqual(record);
+  });
+
+  it('compresses an image over the item budget and inflates it transparently', () => {
+    const big = 'x'.repeat(HISTORY_ITEM_BUDGET_BYTES);
+    const record = buildHistoryRecord(
+      change({ keys, newImage: { ...keys, version: N(1), body: S(big) } }),
+      undefined,
+      config,
+    );
+    const item = toHistoryItem(record);
+    expect(item.image).toBeUndefined();
+    expect(item.imageGz?.B?.length).toBeLessThan(10_000);
+    expect(fromHistoryItem(item).image).toEqual(record.image);
+  });
+
+  it('refuses an image too large even compressed', () => {
+    // Random bytes do not compress: 400 KB of them stays over the budget after gzip.
+    const noise = randomBytes(400 * 1024).toString('base64');
+    const record = buildHistoryRecord(
+      change({ keys, newImage: { ...keys, version: N(1), body: { B: noise } } }),
+      undefined,
+      config,
+    );
+    expect(() => toHistoryItem(record)).toThrow(ImageTooLargeError);
+  });
+});
