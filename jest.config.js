@@ -9,6 +9,8 @@ module.exports = {
   globalSetup: '<rootDir>/tests/helpers/global-setup.ts',
   globalTeardown: '<rootDir>/tests/helpers/global-teardown.ts',
   maxWorkers: 2,
+  // testTimeout is global in Jest; e2e tests give their own longer timeouts.
+  testTimeout: 60_000,
   projects: [
     {
       displayName: 'unit',

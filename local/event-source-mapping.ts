@@ -204,7 +204,10 @@ export class EventSourceMapping {
       retryBaseDelayMs: 100,
       logger: silentLogger,
       now: Date.now,
-      ...options,
+      // An option given as undefined keeps its default.
+      ...(Object.fromEntries(
+        Object.entries(options).filter(([, v]) => v !== undefined),
+      ) as EventSourceMappingOptions),
     };
     this.checkpoint = this.o.checkpoint.load(this.o.streamArn);
   }

@@ -80,7 +80,9 @@ function resources({ service = 'dynamo-history', stage = 'dev', keyAttributes = 
               { AttributeName: 'itemKey', KeyType: 'HASH' },
               { AttributeName: 'timeKey', KeyType: 'RANGE' },
             ],
-            Projection: { ProjectionType: 'ALL' },
+            // KEYS_ONLY: DynamoDB counts LSI entries against the 400 KB item limit, so an ALL
+            // projection would halve the largest history item. Queries still fetch full items.
+            Projection: { ProjectionType: 'KEYS_ONLY' },
           },
         ],
       },

@@ -1,4 +1,3 @@
-import { gzipSync } from 'node:zlib';
 import {
   type DynamoDBClient,
   PutItemCommand,
@@ -8,8 +7,8 @@ import {
 import { conditionFailureItem, isAwsValidation, isConditionalCheckFailed } from './aws-errors';
 import { mapLimit } from './concurrency';
 import type { HistoryConfig } from './config';
-import { DYNAMODB_ITEM_LIMIT_BYTES } from './constants';
-import { HistoryError, IntegrityError, isPermanent, MalformedRecordError } from './errors';
+import { type HistoryError, IntegrityError, isPermanent, MalformedRecordError } from './errors';
+import { parkFailure } from './failures';
 import { buildHistoryRecord, type ChainHead, fromHistoryItem, headOf, toHistoryItem } from './history-record';
 import type { Logger } from './logger';
 import { silentLogger } from './logger';
@@ -36,6 +35,12 @@ export interface BatchStats {
 export interface BatchResult {
   batchItemFailures: BatchItemFailure[];
   stats: BatchStats;
+}
+
+/** A record of the batch: as received (kept whole for parking) and as parsed. */
+interface Pending {
+  raw: unknown;
+  change: StreamChange;
 }
 
 export interface HistoryWriterOptions {
@@ -110,7 +115,7 @@ export class HistoryWriter {
       retried: 0,
     };
     const failures: string[] = [];
-    const groups = new Map<string, StreamChange[]>();
+    const groups = new Map<string, Pending[]>();
 
     for (const raw of rawRecords) {
       let change: StreamChange;
@@ -123,13 +128,13 @@ export class HistoryWriter {
         continue;
       }
       const group = groups.get(change.itemKey);
-      if (group) group.push(change);
-      else groups.set(change.itemKey, [change]);
+      if (group) group.push({ raw, change });
+      else groups.set(change.itemKey, [{ raw, change }]);
     }
 
-    await mapLimit([...groups.values()], this.concurrency, async (changes) => {
-      const failed = await this.recordItem(changes, stats);
-      for (const change of failed) this.fail(failures, stats, change.sequenceNumber, change);
+    await mapLimit([...groups.values()], this.concurrency, async (pending) => {
+      const failed = await this.recordItem(pending, stats);
+      for (const { raw, change } of failed) this.fail(failures, stats, change.sequenceNumber, raw);
     });
 
     // AWS resumes from the lowest reported sequence number, so report order does not matter;
@@ -156,8 +161,8 @@ export class HistoryWriter {
   }
 
   /** Records one item's changes in order; returns the changes to retry (the first failure and all after it). */
-  private async recordItem(changes: StreamChange[], stats: BatchStats): Promise<StreamChange[]> {
-    const itemKey = changes[0]?.itemKey ?? '';
+  private async recordItem(changes: Pending[], stats: BatchStats): Promise<Pending[]> {
+    const itemKey = changes[0]?.change.itemKey ?? '';
     let head: ChainHead | undefined;
     try {
       head = await readChainHead(this.client, this.config.historyTableName, itemKey);
@@ -165,7 +170,7 @@ export class HistoryWriter {
       this.logger.warn('reading chain head failed; item retried', { itemKey, error: String(error) });
       return changes;
     }
-    for (const [i, change] of changes.entries()) {
+    for (const [i, { raw, change }] of changes.entries()) {
       const log = { itemKey, sequenceNumber: change.sequenceNumber, eventId: change.eventId };
       if (
         head?.sequenceNumber !== undefined &&
@@ -187,7 +192,7 @@ export class HistoryWriter {
         this.logger.info('version recorded', { ...log, version: head.versionNumber });
       } catch (error) {
         if (isPermanent(error)) {
-          if (await this.park(change, change, error as HistoryError)) {
+          if (await this.park(raw, change, error as HistoryError)) {
             stats.parked++;
             continue;
           }
@@ -235,46 +240,34 @@ export class HistoryWriter {
   }
 
   /**
-   * Parks a record that can never be recorded, with the whole stream record
-   * (gzip-compressed), so that a repair can re-drive it. Returns false when
-   * parking itself failed; the record is then retried instead of lost.
+   * Parks a record that can never be recorded, with the whole stream record, so
+   * that a repair can re-drive it. Returns false when parking itself failed;
+   * the record is then retried instead of lost.
    */
   private async park(raw: unknown, change: StreamChange | undefined, error: HistoryError): Promise<boolean> {
     const sequenceNumber = change?.sequenceNumber ?? rawSequenceNumber(raw);
-    const eventId =
-      change?.eventId ??
-      (typeof (raw as { eventID?: unknown })?.eventID === 'string'
-        ? (raw as { eventID: string }).eventID
-        : undefined);
-    const json = JSON.stringify(raw) ?? 'null';
-    let recordGz = gzipSync(json);
-    let truncated = false;
-    if (recordGz.length > DYNAMODB_ITEM_LIMIT_BYTES - 16 * 1024) {
-      // Only an image can make a record this large; keep everything else.
-      const { dynamodb, ...rest } = (raw ?? {}) as { dynamodb?: Record<string, unknown> };
-      const { NewImage: _n, OldImage: _o, ...meta } = dynamodb ?? {};
-      recordGz = gzipSync(JSON.stringify({ ...rest, dynamodb: meta }));
-      truncated = true;
-    }
+    const rawEventId = (raw as { eventID?: unknown } | null)?.eventID;
     const failedAt = this.clock().toISOString();
-    const item: AttributeMap = {
-      failureId: { S: eventId ?? `seq-${sequenceNumber ?? 'none'}-${failedAt}` },
-      errorCode: { S: error instanceof HistoryError ? error.code : 'unknown' },
-      errorType: { S: error instanceof Error ? error.name : 'Error' },
-      errorMessage: { S: error instanceof Error ? error.message.slice(0, 2000) : String(error) },
-      failedAt: { S: failedAt },
-      recordGz: { B: new Uint8Array(recordGz) },
-      recordTruncated: { BOOL: truncated },
-    };
-    if (change) item.itemKey = { S: change.itemKey };
-    if (sequenceNumber) item.sequenceNumber = { S: sequenceNumber };
+    const failureId =
+      change?.eventId ??
+      (typeof rawEventId === 'string' && rawEventId
+        ? rawEventId
+        : `seq-${sequenceNumber ?? 'none'}-${failedAt}`);
     try {
-      await this.client.send(new PutItemCommand({ TableName: this.config.failuresTableName, Item: item }));
+      await parkFailure(this.client, this.config.failuresTableName, {
+        failureId,
+        itemKey: change?.itemKey,
+        sequenceNumber,
+        error,
+        failedAt,
+        record: raw,
+      });
       this.logger.error('record parked', {
         itemKey: change?.itemKey,
         sequenceNumber,
-        errorCode: item.errorCode?.S,
-        errorMessage: item.errorMessage?.S,
+        failureId,
+        errorCode: error.code,
+        errorMessage: error.message,
       });
       return true;
     } catch (parkError) {

@@ -1,0 +1,23 @@
+import { chainHash } from '../../shared/canonical';
+import { GENESIS_HASH } from '../../shared/constants';
+import type { HistoryRecord } from '../../shared/types';
+
+/** Problems in one item's hash chain, oldest first; empty when it is intact. */
+export function chainProblems(records: HistoryRecord[]): string[] {
+  const problems: string[] = [];
+  let prev = GENESIS_HASH;
+  for (const r of records) {
+    if (r.prevHash !== prev) problems.push(`${r.version}: prevHash does not link`);
+    const hash = chainHash({
+      itemKey: r.itemKey,
+      versionNumber: r.versionNumber,
+      op: r.op,
+      image: r.image,
+      recordedAt: r.recordedAt,
+      prevHash: r.prevHash,
+    });
+    if (hash !== r.hash) problems.push(`${r.version}: hash does not match content`);
+    prev = r.hash;
+  }
+  return problems;
+}

@@ -1,0 +1,78 @@
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  type CheckpointStore,
+  EventSourceMapping,
+  type EventSourceMappingOptions,
+  type LambdaStreamEvent,
+  MemoryCheckpointStore,
+  type OnFailureRecord,
+} from '../../local/event-source-mapping';
+import { inProcessInvoker } from '../../local/invokers';
+import type { HistoryConfig } from '../../shared/config';
+import { HistoryWriter } from '../../shared/history-writer';
+import { createLogger } from '../../shared/logger';
+import { testStreamsClient } from './dynamo';
+
+export interface Pipeline {
+  mapping: EventSourceMapping;
+  writer: HistoryWriter;
+  /** Every event delivered, in order, as the handler received it. */
+  events: LambdaStreamEvent[];
+  onFailure: OnFailureRecord[];
+  checkpoint: CheckpointStore;
+  stop(): Promise<void>;
+}
+
+/**
+ * The real stream of a test's latest table, read by the project's event source
+ * mapping and delivered in-process to a HistoryWriter (what writeHistory runs).
+ */
+export async function startPipeline(
+  client: DynamoDBClient,
+  config: HistoryConfig,
+  options: Partial<EventSourceMappingOptions> & { writerClient?: DynamoDBClient } = {},
+): Promise<Pipeline> {
+  const described = await client.send(new DescribeTableCommand({ TableName: config.latestTableName }));
+  const streamArn = described.Table?.LatestStreamArn;
+  if (!streamArn) throw new Error(`${config.latestTableName} has no stream`);
+  const writer = new HistoryWriter({
+    client: options.writerClient ?? client,
+    config,
+    logger: process.env.DEBUG_ESM ? createLogger('writer', 'info') : undefined,
+  });
+  const events: LambdaStreamEvent[] = [];
+  const onFailure: OnFailureRecord[] = [];
+  const handler = async (event: unknown) => {
+    events.push(event as LambdaStreamEvent);
+    const { batchItemFailures } = await writer.recordBatch((event as LambdaStreamEvent).Records);
+    return { batchItemFailures };
+  };
+  const checkpoint = options.checkpoint ?? new MemoryCheckpointStore();
+  const streams = testStreamsClient();
+  const mapping = new EventSourceMapping({
+    streams,
+    streamArn,
+    invoke: inProcessInvoker(handler),
+    pollIntervalMs: 50,
+    shardDiscoveryMs: 200,
+    retryBaseDelayMs: 10,
+    logger: process.env.DEBUG_ESM ? createLogger('esm', 'info') : undefined,
+    onFailure: (failure) => {
+      onFailure.push(failure);
+    },
+    ...options,
+    checkpoint,
+  });
+  mapping.start();
+  return {
+    mapping,
+    writer,
+    events,
+    onFailure,
+    checkpoint,
+    stop: async () => {
+      await mapping.stop();
+      streams.destroy();
+    },
+  };
+}
