@@ -1,0 +1,210 @@
+import { PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { MemoryCheckpointStore } from '../../local/event-source-mapping';
+import type { TableSet } from '../../local/tables';
+import type { HistoryConfig } from '../../shared/config';
+import { readParkedRecord } from '../../shared/failures';
+import { HistoryWriter } from '../../shared/history-writer';
+import { chainProblems } from '../helpers/chain';
+import { createTestTables, eventually, readHistory, testClient } from '../helpers/dynamo';
+import { injectFault } from '../helpers/faults';
+import { startPipeline } from '../helpers/pipeline';
+import { N, S, streamRecord } from '../helpers/stream-records';
+
+const client = testClient();
+let tables: TableSet;
+let config: HistoryConfig;
+
+beforeAll(async () => {
+  ({ tables, config } = await createTestTables(client));
+});
+afterAll(() => client.destroy());
+
+const isPutOf = (itemKey: string, version: string) => (command: string, input: Record<string, unknown>) => {
+  const item = input.Item as Record<string, { S?: string }> | undefined;
+  return command === 'PutItemCommand' && item?.itemKey?.S === itemKey && item.version?.S === version;
+};
+
+describe('HistoryWriter failure handling (DynamoDB Local)', () => {
+  it('reports a throttled record and every later record of the same item, and nothing of other items', async () => {
+    const faulty = testClient();
+    injectFault(faulty, isPutOf('a', 'v0002'));
+    const writer = new HistoryWriter({ client: faulty, config });
+    const batch = [
+      streamRecord({ keys: { id: S('a') }, newImage: { id: S('a'), version: N(1) } }),
+      streamRecord({ keys: { id: S('b') }, newImage: { id: S('b'), version: N(1) } }),
+      streamRecord({ op: 'MODIFY', keys: { id: S('a') }, newImage: { id: S('a'), version: N(2) } }),
+      streamRecord({ op: 'MODIFY', keys: { id: S('b') }, newImage: { id: S('b'), version: N(2) } }),
+      streamRecord({ op: 'MODIFY', keys: { id: S('a') }, newImage: { id: S('a'), version: N(3) } }),
+    ];
+    const result = await writer.recordBatch(batch);
+    const seq = (i: number) => batch[i]?.dynamodb.SequenceNumber;
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: seq(2) }, { itemIdentifier: seq(4) }]);
+    expect(result.stats).toMatchObject({ recorded: 3, retried: 2, parked: 0 });
+    expect((await readHistory(client, tables.history, 'a')).map((r) => r.versionNumber)).toEqual([1]);
+    expect((await readHistory(client, tables.history, 'b')).map((r) => r.versionNumber)).toEqual([1, 2]);
+
+    // The retry, as the event source mapping sends it: from the lowest failure on.
+    const retry = await new HistoryWriter({ client, config }).recordBatch(batch.slice(2));
+    expect(retry.batchItemFailures).toEqual([]);
+    expect(retry.stats).toMatchObject({ recorded: 2, duplicates: 1 });
+    const a = await readHistory(client, tables.history, 'a');
+    expect(a.map((r) => r.versionNumber)).toEqual([1, 2, 3]);
+    expect(chainProblems(a)).toEqual([]);
+    faulty.destroy();
+  });
+
+  it('parks malformed records with the whole record and records the rest of the batch', async () => {
+    const writer = new HistoryWriter({ client, config });
+    const bad = streamRecord({ keys: { id: S('m') }, newImage: { id: S('m'), x: { Q: 'what' } } });
+    const noKey = streamRecord({ keys: { other: S('z') } });
+    const batch = [
+      streamRecord({ keys: { id: S('m') }, newImage: { id: S('m'), version: N(1) } }),
+      bad,
+      noKey,
+      streamRecord({ op: 'MODIFY', keys: { id: S('m') }, newImage: { id: S('m'), version: N(2) } }),
+    ];
+    const result = await writer.recordBatch(batch);
+    expect(result.batchItemFailures).toEqual([]);
+    expect(result.stats).toMatchObject({ recorded: 2, parked: 2 });
+    expect((await readHistory(client, tables.history, 'm')).map((r) => r.versionNumber)).toEqual([1, 2]);
+    const parked = await client.send(new ScanCommand({ TableName: tables.failures, ConsistentRead: true }));
+    const ids = (parked.Items ?? [])
+      .filter((i) => i.errorCode?.S === 'record.malformed')
+      .map((i) => i.failureId?.S);
+    expect(ids).toEqual(expect.arrayContaining([bad.eventID, noKey.eventID]));
+    expect(await readParkedRecord(client, tables.failures, bad.eventID)).toEqual(bad);
+  });
+
+  it('retries a record whose parking fails rather than lose it', async () => {
+    const faulty = testClient();
+    injectFault(
+      faulty,
+      (command, input) => command === 'PutItemCommand' && input.TableName === tables.failures,
+    );
+    const bad = streamRecord({ keys: { id: S('p') }, newImage: { id: S('p'), n: { N: 'NaN' } } });
+    const result = await new HistoryWriter({ client: faulty, config }).recordBatch([bad]);
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: bad.dynamodb.SequenceNumber }]);
+    faulty.destroy();
+  });
+
+  it('fails the whole invocation for a record it can neither parse, park nor name', async () => {
+    const faulty = testClient();
+    injectFault(faulty, (command) => command === 'PutItemCommand');
+    await expect(
+      new HistoryWriter({ client: faulty, config }).recordBatch([{ nonsense: true }]),
+    ).rejects.toThrow('could not be parked');
+    faulty.destroy();
+  });
+
+  it('handles an empty batch and a REMOVE of an item with no history', async () => {
+    const writer = new HistoryWriter({ client, config });
+    expect(await writer.recordBatch([])).toMatchObject({ batchItemFailures: [], stats: { received: 0 } });
+    const gone = streamRecord({
+      op: 'REMOVE',
+      keys: { id: S('never-seen') },
+      oldImage: { id: S('never-seen') },
+    });
+    expect((await writer.recordBatch([gone])).batchItemFailures).toEqual([]);
+    const records = await readHistory(client, tables.history, 'never-seen');
+    expect(records.map((r) => [r.version, r.op])).toEqual([['v0001', 'REMOVE']]);
+  });
+});
+
+describe('event source mapping on the real stream', () => {
+  it('retries injected throttling until every change is recorded once, in order', async () => {
+    const own = await createTestTables(client);
+    const faulty = testClient();
+    let calls = 0;
+    // Throttle every third history put.
+    const faults = injectFault(
+      faulty,
+      (command, input) =>
+        command === 'PutItemCommand' && input.TableName === own.tables.history && ++calls % 3 === 0,
+    );
+    const pipeline = await startPipeline(client, own.config, { writerClient: faulty, batchSize: 10 });
+    try {
+      for (let v = 1; v <= 30; v++) {
+        await client.send(
+          new PutItemCommand({
+            TableName: own.tables.latest,
+            Item: { id: { S: `k${v % 3}` }, version: { N: String(Math.ceil(v / 3)) } },
+          }),
+        );
+      }
+      for (const key of ['k0', 'k1', 'k2']) {
+        const records = await eventually(async () => {
+          const r = await readHistory(client, own.tables.history, key);
+          return r.length >= 10 ? r : undefined;
+        });
+        expect(records.map((r) => r.versionNumber)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        expect(chainProblems(records)).toEqual([]);
+      }
+      expect(faults.injected()).toBeGreaterThan(0);
+      expect(pipeline.onFailure).toEqual([]);
+    } finally {
+      await pipeline.stop();
+      faulty.destroy();
+    }
+  });
+
+  it('resumes from its checkpoint after a restart, delivering nothing twice', async () => {
+    const own = await createTestTables(client);
+    const checkpoint = new MemoryCheckpointStore();
+    const put = (v: number) =>
+      client.send(
+        new PutItemCommand({
+          TableName: own.tables.latest,
+          Item: { id: { S: 'r' }, version: { N: String(v) } },
+        }),
+      );
+    const first = await startPipeline(client, own.config, { checkpoint });
+    for (let v = 1; v <= 3; v++) await put(v);
+    await eventually(async () =>
+      (await readHistory(client, own.tables.history, 'r')).length === 3 ? true : undefined,
+    );
+    await first.stop();
+
+    for (let v = 4; v <= 6; v++) await put(v);
+    const second = await startPipeline(client, own.config, { checkpoint });
+    try {
+      const records = await eventually(async () => {
+        const r = await readHistory(client, own.tables.history, 'r');
+        return r.length >= 6 ? r : undefined;
+      });
+      expect(records.map((r) => r.versionNumber)).toEqual([1, 2, 3, 4, 5, 6]);
+      const redelivered = second.events.flatMap((e) => e.Records).map((r) => r.dynamodb.NewImage);
+      expect(redelivered).toHaveLength(3);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('gives up on a batch after the retry limit and sends it to on-failure', async () => {
+    const own = await createTestTables(client);
+    const faulty = testClient();
+    injectFault(
+      faulty,
+      (command, input) => command === 'QueryCommand' && JSON.stringify(input).includes('"poison"'),
+    );
+    const pipeline = await startPipeline(client, own.config, {
+      writerClient: faulty,
+      maximumRetryAttempts: 2,
+      batchSize: 5,
+    });
+    try {
+      await client.send(new PutItemCommand({ TableName: own.tables.latest, Item: { id: { S: 'poison' } } }));
+      await client.send(new PutItemCommand({ TableName: own.tables.latest, Item: { id: { S: 'healthy' } } }));
+      const failure = await eventually(async () => pipeline.onFailure[0]);
+      // As in AWS, the batch given up on runs from the failing record to the end of the retried batch;
+      // `healthy` in it was recorded on the first attempt and skipped as a duplicate on retries.
+      expect(failure).toMatchObject({ reason: 'RetryAttemptsExhausted', attempts: 3, batchSize: 2 });
+      expect(failure.records.map((r) => r.dynamodb.Keys)).toEqual([{ id: { S: 'poison' } }, { id: { S: 'healthy' } }]);
+      await eventually(async () =>
+        (await readHistory(client, own.tables.history, 'healthy')).length === 1 ? true : undefined,
+      );
+    } finally {
+      await pipeline.stop();
+      faulty.destroy();
+    }
+  });
+});
