@@ -9,6 +9,7 @@ module.exports = {
   globalSetup: '<rootDir>/tests/helpers/global-setup.ts',
   globalTeardown: '<rootDir>/tests/helpers/global-teardown.ts',
   maxWorkers: 2,
+  reporters: ['default', '<rootDir>/tests/helpers/summary-reporter.js'],
   // testTimeout is global in Jest; e2e tests give their own longer timeouts.
   testTimeout: 60_000,
   projects: [

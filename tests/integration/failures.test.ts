@@ -198,7 +198,10 @@ describe('event source mapping on the real stream', () => {
       // As in AWS, the batch given up on runs from the failing record to the end of the retried batch;
       // `healthy` in it was recorded on the first attempt and skipped as a duplicate on retries.
       expect(failure).toMatchObject({ reason: 'RetryAttemptsExhausted', attempts: 3, batchSize: 2 });
-      expect(failure.records.map((r) => r.dynamodb.Keys)).toEqual([{ id: { S: 'poison' } }, { id: { S: 'healthy' } }]);
+      expect(failure.records.map((r) => r.dynamodb.Keys)).toEqual([
+        { id: { S: 'poison' } },
+        { id: { S: 'healthy' } },
+      ]);
       await eventually(async () =>
         (await readHistory(client, own.tables.history, 'healthy')).length === 1 ? true : undefined,
       );
