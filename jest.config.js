@@ -1,7 +1,7 @@
 // One `npm test` runs all three layers. Unit tests need no network; the global
 // setup starts one real DynamoDB Local (in memory, free port) for the
 // integration tests; e2e tests start the whole `npm start` stack themselves.
-const transform = { '^.+\\.tsx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
+const transform = { '^.+\\.tsx?$': '<rootDir>/tests/helpers/esbuild-transform.js' };
 
 /** @type {import('jest').Config} */
 module.exports = {

@@ -102,7 +102,7 @@ export function decodeItemKey(itemKey: string, schema: KeySchema): AttributeMap 
         throw new ValidationError(`item key part "${raw}" is not a number`, { itemKey });
       }
       key[attribute.name] = { N: raw };
-    } else key[attribute.name] = { B: Buffer.from(raw, 'base64url') };
+    } else key[attribute.name] = { B: new Uint8Array(Buffer.from(raw, 'base64url')) };
   });
   return key;
 }
