@@ -1,7 +1,7 @@
-import { z } from 'zod';
 import { TTL_PRINCIPAL } from './constants';
 import { MalformedRecordError } from './errors';
 import { encodeItemKey } from './keys';
+import { type Infer, number, object, oneOf, optional, record, string, unknown } from './schema';
 import type { AttributeMap, KeySchema, Operation } from './types';
 import { fromWireMap, WireFormatError } from './wire';
 
@@ -21,16 +21,17 @@ export interface StreamChange {
   isTtlDelete: boolean;
 }
 
-const envelope = z.object({
-  eventID: z.string().min(1),
-  eventName: z.enum(['INSERT', 'MODIFY', 'REMOVE']),
-  userIdentity: z.object({ type: z.string().optional(), principalId: z.string().optional() }).optional(),
-  dynamodb: z.object({
-    ApproximateCreationDateTime: z.number().positive().finite(),
-    Keys: z.record(z.string(), z.unknown()),
-    NewImage: z.record(z.string(), z.unknown()).optional(),
-    OldImage: z.record(z.string(), z.unknown()).optional(),
-    SequenceNumber: z.string().regex(/^\d{1,40}$/),
+const attributeMap = record(unknown);
+const envelope = object({
+  eventID: string({ min: 1 }),
+  eventName: oneOf(['INSERT', 'MODIFY', 'REMOVE'] as const),
+  userIdentity: optional(object({ type: optional(string()), principalId: optional(string()) })),
+  dynamodb: object({
+    ApproximateCreationDateTime: number({ min: 0 }),
+    Keys: attributeMap,
+    NewImage: optional(attributeMap),
+    OldImage: optional(attributeMap),
+    SequenceNumber: string({ pattern: /^\d{1,40}$/ }),
   }),
 });
 
@@ -52,15 +53,16 @@ export function compareSequenceNumbers(a: string, b: string): number {
  * @throws MalformedRecordError when anything about it is off; such a record is parked, not retried.
  */
 export function parseStreamRecord(raw: unknown, schema: KeySchema): StreamChange {
-  const parsed = envelope.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+  let r: Infer<typeof envelope>;
+  try {
+    r = envelope(raw, '$');
+  } catch (cause) {
     throw new MalformedRecordError(
-      `malformed stream record: ${issue ? `${issue.path.join('.') || '$'}: ${issue.message}` : 'invalid'}`,
+      `malformed stream record: ${(cause as Error).message}`,
       { sequenceNumber: rawSequenceNumber(raw) },
+      { cause },
     );
   }
-  const r = parsed.data;
   try {
     const keys = fromWireMap(r.dynamodb.Keys, '$.dynamodb.Keys');
     const newImage = r.dynamodb.NewImage && fromWireMap(r.dynamodb.NewImage, '$.dynamodb.NewImage');
