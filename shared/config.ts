@@ -7,6 +7,11 @@ export interface ManagedAttributes {
   createdAt: string;
   modifiedAt: string;
   modifiedBy: string;
+  /**
+   * Set only by rollback: `{source, version, restoredFrom, reason}`. It labels
+   * the history record of exactly that version; stripped from history images.
+   */
+  context: string;
 }
 
 export interface HistoryConfig {
@@ -72,6 +77,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HistoryConfig 
       createdAt: name(env, 'CREATED_AT_ATTRIBUTE', 'createdAt'),
       modifiedAt: name(env, 'MODIFIED_AT_ATTRIBUTE', 'modifiedAt'),
       modifiedBy: name(env, 'MODIFIED_BY_ATTRIBUTE', 'modifiedBy'),
+      context: name(env, 'HISTORY_CONTEXT_ATTRIBUTE', 'historyContext'),
     },
     actorAttribute: '',
   };

@@ -70,6 +70,14 @@ export function buildHistoryRecord(
   if (!Number.isSafeInteger(versionNumber)) {
     throw new IntegrityError(`version of ${change.itemKey} overflows`, { itemKey: change.itemKey });
   }
+  // A rollback stamps its context with the version it wrote; any other version ignores it.
+  const context = change.newImage?.[config.attributes.context]?.M;
+  const isRollback =
+    change.op !== 'REMOVE' &&
+    context?.source?.S === 'rollback' &&
+    context.version?.N === String(versionNumber);
+  if (isRollback) source = 'rollback';
+  const image = change.newImage && stripAttribute(change.newImage, config.attributes.context);
   const recordedAt = new Date(change.createdAtMs).toISOString();
   const prevHash = head?.hash ?? GENESIS_HASH;
   const actorValue = change.newImage?.[config.actorAttribute];
@@ -89,15 +97,26 @@ export function buildHistoryRecord(
       itemKey: change.itemKey,
       versionNumber,
       op: change.op,
-      image: change.newImage,
+      image,
       recordedAt,
       prevHash,
     }),
   };
-  if (change.newImage) record.image = change.newImage;
+  if (image) record.image = image;
+  if (isRollback && context) {
+    const restoredFrom = Number(context.restoredFrom?.N);
+    if (Number.isSafeInteger(restoredFrom)) record.restoredFrom = restoredFrom;
+    if (context.reason?.S !== undefined) record.reason = context.reason.S;
+  }
   if (typeof actorValue?.S === 'string') record.actor = actorValue.S;
   if (declaredVersion !== undefined) record.declaredVersion = declaredVersion;
   return record;
+}
+
+function stripAttribute(image: AttributeMap, name: string): AttributeMap {
+  if (!(name in image)) return image;
+  const { [name]: _removed, ...rest } = image;
+  return rest;
 }
 
 const s = (value: string): AttributeValue => ({ S: value });

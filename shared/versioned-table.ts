@@ -146,8 +146,11 @@ export class VersionedCommands {
     createdAt?: string,
   ): { input: PutItemCommandInput; itemKey: string } {
     checkExpectedVersion(expectedVersion);
-    const { version: vName, createdAt: cName, modifiedAt, modifiedBy } = this.attributes;
-    const { marshalled, itemKey } = this.userItem(item, new Set([vName, cName, modifiedAt, modifiedBy]));
+    const { version: vName, createdAt: cName, modifiedAt, modifiedBy, context } = this.attributes;
+    const { marshalled, itemKey } = this.userItem(
+      item,
+      new Set([vName, cName, modifiedAt, modifiedBy, context]),
+    );
     const passedVersion = versionOf(marshalled, vName);
     if (marshalled[vName] !== undefined && passedVersion !== expectedVersion) {
       throw new ValidationError(
@@ -227,6 +230,8 @@ export class VersionedCommands {
     if (options.actor !== undefined)
       set.push(`${expr.name(modifiedBy)} = ${expr.value({ S: options.actor })}`);
     else remove.push(expr.name(modifiedBy));
+    // A rollback's context labels only its own version; an ordinary write clears it.
+    remove.push(expr.name(this.attributes.context));
     return {
       itemKey,
       input: {
@@ -258,6 +263,53 @@ export class VersionedCommands {
     };
   }
 
+  /**
+   * Writes an old image back as a new version (rollback). The image's managed
+   * attributes are replaced; the write is conditional on the item's current
+   * state: absent, present without a version (0), or at `current`.
+   */
+  restore(
+    image: AttributeMap,
+    options: {
+      current: number | 'absent';
+      newVersion: number;
+      now: Date;
+      createdAt: string | undefined;
+      actor?: string;
+      context: { restoredFrom: number; reason?: string };
+    },
+  ): { input: PutItemCommandInput; itemKey: string } {
+    const managed = new Set(this.managedNames());
+    const data = Object.fromEntries(Object.entries(image).filter(([name]) => !managed.has(name)));
+    const itemKey = encodeItemKey(keyOf(data, this.keySchema), this.keySchema);
+    const nowIso = options.now.toISOString();
+    const item = this.stamp(data, options.newVersion, options.createdAt ?? nowIso, nowIso, options.actor);
+    const context: AttributeMap = {
+      source: { S: 'rollback' },
+      version: { N: String(options.newVersion) },
+      restoredFrom: { N: String(options.context.restoredFrom) },
+    };
+    if (options.context.reason !== undefined) context.reason = { S: options.context.reason };
+    item[this.attributes.context] = { M: context };
+    this.checkSize(item, itemKey);
+    const expr = new ExpressionBuilder();
+    const condition =
+      options.current === 'absent'
+        ? `attribute_not_exists(${expr.name(this.keySchema[0].name)})`
+        : this.versionCondition(expr, options.current);
+    return {
+      itemKey,
+      input: {
+        TableName: this.tableName,
+        Item: item,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: expr.names,
+        ExpressionAttributeValues: expr.valuesOrUndefined(),
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
   private stamp(
     item: AttributeMap,
     version: number,
@@ -265,8 +317,8 @@ export class VersionedCommands {
     modifiedAt: string,
     actor?: string,
   ): AttributeMap {
-    const { version: v, createdAt: c, modifiedAt: m, modifiedBy: b } = this.attributes;
-    const { [b]: _dropped, ...rest } = item;
+    const { version: v, createdAt: c, modifiedAt: m, modifiedBy: b, context: x } = this.attributes;
+    const { [b]: _actor, [x]: _context, ...rest } = item;
     const out: AttributeMap = {
       ...rest,
       [v]: { N: String(version) },
@@ -311,6 +363,29 @@ export class VersionedTable {
     );
     if (!out.Item) return undefined;
     return { item: unmarshall(out.Item), version: versionOf(out.Item, this.versionAttribute) ?? 0 };
+  }
+
+  /** The current item in DynamoDB JSON (strongly consistent), or `undefined`. */
+  async getImage(key: Item): Promise<AttributeMap | undefined> {
+    const { key: marshalled } = this.commands.key(key);
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.commands.tableName, Key: marshalled, ConsistentRead: true }),
+    );
+    return out.Item;
+  }
+
+  /** Executes a {@link VersionedCommands.restore}. @throws VersionConflictError, ItemExistsError */
+  async restore(input: PutItemCommandInput, itemKey: string, expected: number | 'absent'): Promise<void> {
+    try {
+      await this.client.send(new PutItemCommand(input));
+    } catch (error) {
+      if (expected === 'absent' && isConditionalCheckFailed(error)) {
+        throw new ItemExistsError(itemKey, versionOf(conditionFailureItem(error), this.versionAttribute), {
+          cause: error,
+        });
+      }
+      throw this.conflict(error, itemKey, expected === 'absent' ? 0 : expected);
+    }
   }
 
   /** Creates the item at version 1. @throws ItemExistsError */

@@ -53,7 +53,7 @@ describe('VersionedCommands', () => {
     expect(resolved(input, 'ConditionExpression')).toBe('[version] = <{"N":"4"}>');
     expect(resolved(input, 'UpdateExpression')).toBe(
       `SET [status] = <{"S":"paid"}>, [version] = <{"N":"5"}>, [createdAt] = if_not_exists([createdAt], ${nowValue}), ` +
-        `[modifiedAt] = ${nowValue} REMOVE [note], [modifiedBy]`,
+        `[modifiedAt] = ${nowValue} REMOVE [note], [modifiedBy], [historyContext]`,
     );
   });
 

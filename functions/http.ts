@@ -1,0 +1,63 @@
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import {
+  HistoryError,
+  ItemExistsError,
+  ItemNotFoundError,
+  ValidationError,
+  VersionConflictError,
+  VersionNotFoundError,
+} from '../shared/errors';
+import type { Logger } from '../shared/logger';
+
+/** An API Gateway (REST) proxy event, as far as the audit routes read it. */
+export interface HttpEvent {
+  httpMethod: string;
+  pathParameters?: Record<string, string | undefined> | null;
+  queryStringParameters?: Record<string, string | undefined> | null;
+}
+
+export function isHttpEvent(event: unknown): event is HttpEvent {
+  return (
+    event !== null &&
+    typeof event === 'object' &&
+    typeof (event as { httpMethod?: unknown }).httpMethod === 'string'
+  );
+}
+
+function statusOf(error: HistoryError): number {
+  if (error instanceof ValidationError) return 400;
+  if (error instanceof ItemNotFoundError || error instanceof VersionNotFoundError) return 404;
+  if (error instanceof VersionConflictError || error instanceof ItemExistsError) return 409;
+  return 500;
+}
+
+export const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+
+/** Maps the error hierarchy to HTTP: 400/404/409 with `{code, message}`; anything else is a 500 that reveals nothing. */
+export function httpError(error: unknown, logger: Logger): APIGatewayProxyResult {
+  if (error instanceof HistoryError && statusOf(error) < 500)
+    return json(statusOf(error), { code: error.code, message: error.message });
+  logger.error('request failed', { error: error instanceof Error ? error.stack : String(error) });
+  return json(500, { code: 'internal', message: 'internal error' });
+}
+
+/** A numeric query or path parameter; anything but plain decimal digits is a ValidationError. */
+export function intParam(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d{1,16}$/.test(value))
+    throw new ValidationError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+/** Rejects query parameters the route does not know, so a typo is an error rather than silently ignored. */
+export function onlyParams(params: Record<string, string | undefined>, allowed: readonly string[]): void {
+  const unknown = Object.keys(params).filter((k) => !allowed.includes(k));
+  if (unknown.length > 0)
+    throw new ValidationError(
+      `unknown query parameter(s): ${unknown.join(', ')}; allowed: ${allowed.join(', ') || 'none'}`,
+    );
+}

@@ -1,0 +1,29 @@
+import { createDynamoClient } from '../shared/clients';
+import { loadConfig } from '../shared/config';
+import { createLogger } from '../shared/logger';
+import { parseRollbackRequest, type RollbackResult, RollbackService } from '../shared/rollback';
+
+const service = new RollbackService({ client: createDynamoClient(), config: loadConfig() });
+const logger = createLogger('rollback');
+
+/**
+ * Invocation contract (DESIGN section 7). Errors are thrown: Lambda reports
+ * them with `errorType` = the class name (ValidationError, VersionNotFoundError,
+ * ItemNotFoundError, VersionConflictError), and nothing has been written.
+ */
+export const handler = async (event: unknown): Promise<RollbackResult> => {
+  const request = parseRollbackRequest(event);
+  try {
+    const result = await service.rollback(request);
+    logger.info('rollback', {
+      key: result.key,
+      restoredVersion: result.restoredVersion,
+      newVersion: result.newVersion,
+      dryRun: result.dryRun,
+    });
+    return result;
+  } catch (error) {
+    logger.warn('rollback refused', { key: request.key, toVersion: request.toVersion, error: String(error) });
+    throw error;
+  }
+};

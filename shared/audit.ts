@@ -1,0 +1,332 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import {
+  type DynamoDBClient,
+  GetItemCommand,
+  QueryCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import type { HistoryConfig } from './config';
+import { BY_TIME_INDEX } from './constants';
+import { diffImages, type ImageDiff } from './diff';
+import { ItemNotFoundError, ValidationError, VersionNotFoundError } from './errors';
+import { fromHistoryItem } from './history-record';
+import { imageToJson, type Json } from './json-values';
+import { decodeItemKey, decodeVersion, encodeVersion } from './keys';
+import type { HistoryRecord } from './types';
+
+export type Order = 'asc' | 'desc';
+
+export interface ListOptions {
+  /** Records per page, 1–1000; default 100. */
+  limit?: number;
+  /** From a previous page's `cursor`. */
+  cursor?: string;
+  order?: Order;
+  /** Lowest version to include. */
+  from?: number;
+  /** Highest version to include. */
+  to?: number;
+}
+
+export interface Page {
+  items: HistoryRecord[];
+  /** Present when there is a next page. */
+  cursor?: string;
+}
+
+export interface VersionDiff extends ImageDiff {
+  itemKey: string;
+  from: number;
+  to: number;
+  /** True when that version is a tombstone: the item did not exist then. */
+  fromDeleted: boolean;
+  toDeleted: boolean;
+}
+
+/** A history record as JSON for APIs and the CLI. */
+export interface RecordView {
+  itemKey: string;
+  version: number;
+  versionKey: string;
+  op: string;
+  source: string;
+  recordedAt: string;
+  deleted: boolean;
+  image: { [key: string]: Json } | null;
+  changed: string[];
+  actor?: string;
+  declaredVersion?: string;
+  restoredFrom?: number;
+  reason?: string;
+  eventId?: string;
+  sequenceNumber?: string;
+  prevHash: string;
+  hash: string;
+}
+
+export function toView(record: HistoryRecord): RecordView {
+  const view: RecordView = {
+    itemKey: record.itemKey,
+    version: record.versionNumber,
+    versionKey: record.version,
+    op: record.op,
+    source: record.source,
+    recordedAt: record.recordedAt,
+    deleted: record.op === 'REMOVE',
+    image: record.image ? imageToJson(record.image) : null,
+    changed: record.changed,
+    prevHash: record.prevHash,
+    hash: record.hash,
+  };
+  for (const name of ['actor', 'declaredVersion', 'reason', 'eventId', 'sequenceNumber'] as const) {
+    if (record[name] !== undefined) view[name] = record[name];
+  }
+  if (record.restoredFrom !== undefined) view.restoredFrom = record.restoredFrom;
+  return view;
+}
+
+const MAX_LIMIT = 1000;
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+export function checkVersionNumber(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new ValidationError(
+      `${name} must be a positive integer up to ${Number.MAX_SAFE_INTEGER}, got ${JSON.stringify(value)}`,
+      {
+        [name]: value,
+      },
+    );
+  }
+  return value;
+}
+
+/** Parses an ISO-8601 instant with an explicit zone into the history's format (UTC, milliseconds). */
+export function parseInstant(at: unknown): string {
+  if (typeof at !== 'string' || !ISO_INSTANT.test(at)) {
+    throw new ValidationError(
+      `"at" must be an ISO-8601 instant with a time zone, such as 2026-01-31T12:00:00Z; got ${JSON.stringify(at)}`,
+    );
+  }
+  const ms = Date.parse(at);
+  if (Number.isNaN(ms)) throw new ValidationError(`"at" is not a real instant: ${at}`);
+  // Date.parse rolls impossible dates over (Feb 30 → Mar 2): compare the calendar fields back.
+  const date = new Date(ms);
+  const [, y, mo, d] = /^(\d{4})-(\d{2})-(\d{2})/.exec(at) ?? [];
+  if (
+    at.endsWith('Z') &&
+    (date.getUTCFullYear() !== Number(y) ||
+      date.getUTCMonth() + 1 !== Number(mo) ||
+      date.getUTCDate() !== Number(d))
+  ) {
+    throw new ValidationError(`"at" is not a real date: ${at}`);
+  }
+  return date.toISOString();
+}
+
+interface CursorBody {
+  k: string;
+  v: string;
+  o: Order;
+  f?: number;
+  t?: number;
+}
+
+/**
+ * Reads an item's past versions from the history table.
+ * Items are addressed by their encoded item key (see `encodeItemKey`).
+ */
+export class HistoryReader {
+  private readonly client: DynamoDBClient;
+  private readonly config: HistoryConfig;
+  private readonly cursorKey: string;
+
+  constructor(options: { client: DynamoDBClient; config: HistoryConfig; cursorSecret?: string }) {
+    this.client = options.client;
+    this.config = options.config;
+    this.cursorKey = options.cursorSecret || `dynamo-history:${options.config.historyTableName}`;
+  }
+
+  /** Checks that an item key decodes under this deployment's key schema. */
+  checkItemKey(itemKey: unknown): string {
+    if (typeof itemKey !== 'string' || itemKey.length === 0 || itemKey.length > 2048) {
+      throw new ValidationError('itemKey must be a non-empty string of at most 2048 characters');
+    }
+    decodeItemKey(itemKey, this.config.keySchema);
+    return itemKey;
+  }
+
+  /** One version. @throws VersionNotFoundError, ItemNotFoundError (no history at all) */
+  async getVersion(itemKey: string, version: number): Promise<HistoryRecord> {
+    this.checkItemKey(itemKey);
+    checkVersionNumber(version, 'version');
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.config.historyTableName,
+        Key: { itemKey: { S: itemKey }, version: { S: encodeVersion(version) } },
+        ConsistentRead: true,
+      }),
+    );
+    if (out.Item) return fromHistoryItem(out.Item);
+    await this.assertHasHistory(itemKey);
+    throw new VersionNotFoundError(itemKey, version);
+  }
+
+  /** The newest record, or undefined when the item has no history. */
+  async latest(itemKey: string): Promise<HistoryRecord | undefined> {
+    const page = await this.listVersions(itemKey, { limit: 1, order: 'desc' });
+    return page.items[0];
+  }
+
+  private async assertHasHistory(itemKey: string): Promise<void> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.config.historyTableName,
+        KeyConditionExpression: '#k = :k',
+        ExpressionAttributeNames: { '#k': 'itemKey' },
+        ExpressionAttributeValues: { ':k': { S: itemKey } },
+        Limit: 1,
+        ProjectionExpression: '#k',
+      }),
+    );
+    if (!out.Items?.length) throw new ItemNotFoundError(itemKey);
+  }
+
+  /** A page of versions, oldest first by default. The cursor is opaque and checked. */
+  async listVersions(itemKey: string, options: ListOptions = {}): Promise<Page> {
+    this.checkItemKey(itemKey);
+    const limit = options.limit ?? 100;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+      throw new ValidationError(
+        `limit must be an integer from 1 to ${MAX_LIMIT}, got ${JSON.stringify(options.limit)}`,
+      );
+    }
+    const order = options.order ?? 'asc';
+    if (order !== 'asc' && order !== 'desc')
+      throw new ValidationError(`order must be asc or desc, got ${JSON.stringify(order)}`);
+    const from = options.from === undefined ? undefined : checkVersionNumber(options.from, 'from');
+    const to = options.to === undefined ? undefined : checkVersionNumber(options.to, 'to');
+    if (from !== undefined && to !== undefined && from > to)
+      throw new ValidationError(`from (${from}) is after to (${to})`);
+
+    const names: Record<string, string> = { '#k': 'itemKey' };
+    const values: QueryCommandInput['ExpressionAttributeValues'] = { ':k': { S: itemKey } };
+    let condition = '#k = :k';
+    // DynamoDB rejects unused placeholder names: #v only when a range is asked for.
+    if (from !== undefined || to !== undefined) names['#v'] = 'version';
+    if (from !== undefined && to !== undefined) {
+      condition += ' AND #v BETWEEN :from AND :to';
+      values[':from'] = { S: encodeVersion(from) };
+      values[':to'] = { S: encodeVersion(to) };
+    } else if (from !== undefined) {
+      condition += ' AND #v >= :from';
+      values[':from'] = { S: encodeVersion(from) };
+    } else if (to !== undefined) {
+      condition += ' AND #v <= :to';
+      values[':to'] = { S: encodeVersion(to) };
+    }
+    const start =
+      options.cursor === undefined
+        ? undefined
+        : this.readCursor(options.cursor, { k: itemKey, o: order, f: from, t: to });
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.config.historyTableName,
+        KeyConditionExpression: condition,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ScanIndexForward: order === 'asc',
+        Limit: limit,
+        ConsistentRead: true,
+        ExclusiveStartKey: start ? { itemKey: { S: itemKey }, version: { S: start } } : undefined,
+      }),
+    );
+    const items = (out.Items ?? []).map(fromHistoryItem);
+    const last = out.LastEvaluatedKey?.version?.S;
+    const page: Page = { items };
+    if (last) page.cursor = this.writeCursor({ k: itemKey, v: last, o: order, f: from, t: to });
+    return page;
+  }
+
+  /**
+   * The version in force at an instant: the newest record at or before it,
+   * found with one Query on the `byTime` index (`Limit: 1`), whatever the
+   * history's length. A tombstone means the item did not exist then.
+   * @throws VersionNotFoundError before the first version
+   */
+  async asOf(itemKey: string, at: string): Promise<HistoryRecord> {
+    this.checkItemKey(itemKey);
+    const instant = parseInstant(at);
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.config.historyTableName,
+        IndexName: BY_TIME_INDEX,
+        // timeKey is `recordedAt#version`; '#w' sorts after every '#v…' at the same instant.
+        KeyConditionExpression: '#k = :k AND #t < :t',
+        ExpressionAttributeNames: { '#k': 'itemKey', '#t': 'timeKey' },
+        ExpressionAttributeValues: { ':k': { S: itemKey }, ':t': { S: `${instant}#w` } },
+        ScanIndexForward: false,
+        Limit: 1,
+        // The index projects keys only; ALL_ATTRIBUTES fetches the item from the table in the same call.
+        Select: 'ALL_ATTRIBUTES',
+      }),
+    );
+    const item = out.Items?.[0];
+    if (!item) {
+      await this.assertHasHistory(itemKey);
+      throw new VersionNotFoundError(itemKey, `as of ${instant}`);
+    }
+    return fromHistoryItem(item);
+  }
+
+  /** What changed between two versions. */
+  async diff(itemKey: string, from: number, to: number): Promise<VersionDiff> {
+    checkVersionNumber(from, 'from');
+    checkVersionNumber(to, 'to');
+    const [a, b] = await Promise.all([this.getVersion(itemKey, from), this.getVersion(itemKey, to)]);
+    return {
+      itemKey,
+      from,
+      to,
+      fromDeleted: a.op === 'REMOVE',
+      toDeleted: b.op === 'REMOVE',
+      ...diffImages(a.image, b.image),
+    };
+  }
+
+  private sign(body: string): string {
+    return createHmac('sha256', this.cursorKey).update(body).digest('base64url').slice(0, 22);
+  }
+
+  private writeCursor(body: CursorBody): string {
+    const json = Buffer.from(JSON.stringify(body)).toString('base64url');
+    return `${json}.${this.sign(json)}`;
+  }
+
+  /**
+   * Checks a cursor: it must be one this service issued (HMAC), for the same
+   * item, order and range. Anything else is a ValidationError, never a crash.
+   */
+  private readCursor(cursor: unknown, expected: Omit<CursorBody, 'v'>): string {
+    const invalid = () => new ValidationError('cursor is not valid for this query; start again without one');
+    if (typeof cursor !== 'string' || cursor.length > 2048) throw invalid();
+    const [json, mac, ...rest] = cursor.split('.');
+    if (!json || !mac || rest.length > 0) throw invalid();
+    const good = Buffer.from(this.sign(json));
+    const given = Buffer.from(mac);
+    if (good.length !== given.length || !timingSafeEqual(good, given)) throw invalid();
+    let body: Partial<CursorBody>;
+    try {
+      body = JSON.parse(Buffer.from(json, 'base64url').toString('utf8')) as Partial<CursorBody>;
+    } catch {
+      throw invalid();
+    }
+    if (body.k !== expected.k || body.o !== expected.o || body.f !== expected.f || body.t !== expected.t)
+      throw invalid();
+    try {
+      decodeVersion(body.v ?? '');
+    } catch {
+      throw invalid();
+    }
+    return body.v as string;
+  }
+}

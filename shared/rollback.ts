@@ -1,0 +1,159 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { HistoryReader } from './audit';
+import type { HistoryConfig } from './config';
+import { ItemNotFoundError, ValidationError, VersionConflictError } from './errors';
+import { imageToJson, type Json } from './json-values';
+import {
+  boolean,
+  type Infer,
+  number,
+  object,
+  optional,
+  record,
+  SchemaError,
+  string,
+  unknown,
+} from './schema';
+import type { AttributeMap } from './types';
+import { type Item, VersionedTable } from './versioned-table';
+
+/** The largest rollback payload accepted, in bytes of JSON. */
+export const MAX_PAYLOAD_BYTES = 16 * 1024;
+
+const version = number({ integer: true, min: 1 });
+const rollbackPayload = object(
+  {
+    key: record(unknown),
+    toVersion: version,
+    expectedVersion: optional(number({ integer: true, min: 0 })),
+    actor: optional(string({ min: 1, max: 256 })),
+    reason: optional(string({ max: 1024 })),
+    dryRun: optional(boolean),
+  },
+  { strict: true },
+);
+
+export type RollbackRequest = Infer<typeof rollbackPayload>;
+
+/** The rollback contract's response (DESIGN section 7). */
+export interface RollbackResult {
+  key: Item;
+  restoredVersion: number;
+  /** The version the item had before; for a deleted item, its tombstone's version. */
+  previousVersion: number;
+  newVersion: number;
+  dryRun: boolean;
+  /** The image written, or null when the rollback deletes the item. */
+  image: { [key: string]: Json } | null;
+}
+
+/**
+ * Checks an untrusted rollback payload: exactly the contract's fields, of the
+ * right types, and a key of exactly the table's key attributes.
+ * @throws ValidationError
+ */
+export function parseRollbackRequest(payload: unknown): RollbackRequest {
+  let size: number;
+  try {
+    size = Buffer.byteLength(JSON.stringify(payload) ?? '');
+  } catch {
+    throw new ValidationError('rollback payload is not JSON');
+  }
+  if (size > MAX_PAYLOAD_BYTES)
+    throw new ValidationError(`rollback payload is ${size} bytes; the limit is ${MAX_PAYLOAD_BYTES}`);
+  try {
+    return rollbackPayload(payload, 'payload');
+  } catch (error) {
+    if (error instanceof SchemaError)
+      throw new ValidationError(
+        `invalid rollback payload: ${error.message}`,
+        { path: error.path },
+        { cause: error },
+      );
+    throw error;
+  }
+}
+
+/**
+ * Rollback: writes an old image back as a *new* version, through the same
+ * version check as any write. History is never edited; the rollback is one
+ * more version, labelled `source: rollback` with `restoredFrom` and `reason`.
+ */
+export class RollbackService {
+  private readonly reader: HistoryReader;
+  private readonly table: VersionedTable;
+  private readonly clock: () => Date;
+
+  constructor(options: { client: DynamoDBClient; config: HistoryConfig; clock?: () => Date }) {
+    const { client, config } = options;
+    this.clock = options.clock ?? (() => new Date());
+    this.reader = new HistoryReader({ client, config });
+    this.table = new VersionedTable({
+      client,
+      tableName: config.latestTableName,
+      keySchema: config.keySchema,
+      attributes: config.attributes,
+      clock: this.clock,
+    });
+  }
+
+  /**
+   * @throws ValidationError, ItemNotFoundError (no history), VersionNotFoundError, VersionConflictError
+   */
+  async rollback(request: RollbackRequest): Promise<RollbackResult> {
+    const { itemKey } = this.table.commands.key(request.key);
+    const target = await this.reader.getVersion(itemKey, request.toVersion);
+    const head = await this.reader.latest(itemKey);
+    if (!head) throw new ItemNotFoundError(itemKey);
+    const currentImage = await this.table.getImage(request.key);
+    const versionAttribute = this.table.commands.attributes.version;
+    const current = currentImage ? Number(currentImage[versionAttribute]?.N ?? 0) : 'absent';
+    // A deleted item's version, for the caller, is its tombstone's.
+    const previousVersion = current === 'absent' ? head.versionNumber : current;
+
+    if (request.expectedVersion !== undefined && request.expectedVersion !== previousVersion) {
+      throw new VersionConflictError(request.expectedVersion, current === 'absent' ? undefined : current);
+    }
+    // The new version follows both the item and its history, so history records it under its own number.
+    const newVersion = Math.max(current === 'absent' ? 0 : current, head.versionNumber) + 1;
+    const result = {
+      key: request.key,
+      restoredVersion: request.toVersion,
+      previousVersion,
+      newVersion,
+      dryRun: request.dryRun ?? false,
+    };
+
+    if (target.op === 'REMOVE' || !target.image) {
+      if (current === 'absent') {
+        throw new ValidationError(
+          `item ${itemKey} is already deleted; rolling back to tombstone v${request.toVersion} changes nothing`,
+        );
+      }
+      if (!request.dryRun) await this.table.remove(request.key, current);
+      return { ...result, image: null };
+    }
+
+    const { input } = this.table.commands.restore(target.image, {
+      current,
+      newVersion,
+      now: this.clock(),
+      createdAt:
+        createdAtOf(currentImage, this.table.commands.attributes.createdAt) ??
+        createdAtOf(target.image, this.table.commands.attributes.createdAt),
+      actor: request.actor,
+      context: {
+        restoredFrom: request.toVersion,
+        ...(request.reason !== undefined ? { reason: request.reason } : {}),
+      },
+    });
+    if (!request.dryRun) await this.table.restore(input, itemKey, current);
+    const written = { ...(input.Item as AttributeMap) };
+    delete written[this.table.commands.attributes.context];
+    return { ...result, image: imageToJson(written) };
+  }
+}
+
+function createdAtOf(image: AttributeMap | undefined, attribute: string): string | undefined {
+  return image?.[attribute]?.S;
+}
