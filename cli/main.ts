@@ -1,0 +1,238 @@
+import { parseArgs } from 'node:util';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { HistoryReader, type RecordView, toView, type VersionDiff } from '../shared/audit';
+import { createDynamoClient } from '../shared/clients';
+import { loadConfig } from '../shared/config';
+import { HistoryError, ItemNotFoundError, ValidationError, VersionNotFoundError } from '../shared/errors';
+import { decodeItemKey } from '../shared/keys';
+import { parseRollbackRequest, RollbackService } from '../shared/rollback';
+
+export const EXIT = { ok: 0, findings: 1, error: 2 } as const;
+
+const USAGE = `usage: dynamo-history <command> [options]
+
+commands:
+  versions <itemKey> [--limit N] [--order asc|desc] [--from N] [--to N] [--cursor C] [--all]
+  show     <itemKey> <version>
+  as-of    <itemKey> <ISO-8601 instant>
+  diff     <itemKey> <fromVersion> <toVersion>
+  rollback <itemKey> <toVersion> [--expected-version N] [--actor NAME] [--reason TEXT] [--dry-run]
+
+options:
+  --json   machine-readable output
+  --help   this text
+
+<itemKey> is the history item key: the plain value for a single string key (order-1),
+otherwise the percent-encoded parts joined by "|" (USER%231|ORDER%232).
+Configuration comes from the environment (LATEST_TABLE_NAME, HISTORY_TABLE_NAME, KEY_ATTRIBUTES, ...)
+and endpoints from AWS_ENDPOINT_URL_DYNAMODB. Exit codes: 0 ok, 1 not found, 2 error.`;
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  color: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  help: { type: 'boolean' },
+  all: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  limit: { type: 'string' },
+  order: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  cursor: { type: 'string' },
+  'expected-version': { type: 'string' },
+  actor: { type: 'string' },
+  reason: { type: 'string' },
+} as const;
+
+const ALLOWED: Record<string, { args: number; options: string[] }> = {
+  versions: { args: 1, options: ['limit', 'order', 'from', 'to', 'cursor', 'all'] },
+  show: { args: 2, options: [] },
+  'as-of': { args: 2, options: [] },
+  diff: { args: 3, options: [] },
+  rollback: { args: 2, options: ['expected-version', 'actor', 'reason', 'dry-run'] },
+};
+
+function int(value: string | undefined, name: string, min = 1): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,16}$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) < min) {
+    throw new ValidationError(`${name} must be an integer ≥ ${min}, got "${value}"`);
+  }
+  return Number(value);
+}
+
+const paint = (io: Io, code: number, text: string) => (io.color ? `\u001b[${code}m${text}\u001b[0m` : text);
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+function versionRows(items: RecordView[]): string[][] {
+  return [
+    ['VERSION', 'OP', 'SOURCE', 'RECORDED AT', 'ACTOR', 'CHANGED'],
+    ...items.map((r) => [
+      String(r.version),
+      r.op,
+      r.source + (r.restoredFrom ? ` (from v${r.restoredFrom})` : ''),
+      r.recordedAt,
+      r.actor ?? '',
+      r.changed.join(','),
+    ]),
+  ];
+}
+
+function showRecord(view: RecordView): string {
+  const head = [
+    `item      ${view.itemKey}`,
+    `version   ${view.version} (${view.versionKey})`,
+    `op        ${view.op}${view.deleted ? ' (tombstone: the item did not exist)' : ''}`,
+    `source    ${view.source}${view.restoredFrom ? ` (restored from v${view.restoredFrom})` : ''}`,
+    `recorded  ${view.recordedAt}`,
+  ];
+  if (view.actor) head.push(`actor     ${view.actor}`);
+  if (view.reason) head.push(`reason    ${view.reason}`);
+  if (view.declaredVersion) head.push(`declared  ${view.declaredVersion}`);
+  head.push(`hash      ${view.hash}`);
+  return `${head.join('\n')}\n${view.image ? JSON.stringify(view.image, null, 2) : ''}`.trimEnd();
+}
+
+function showDiff(io: Io, diff: VersionDiff): string {
+  const lines = [`diff ${diff.itemKey} v${diff.from} → v${diff.to}`];
+  if (diff.fromDeleted) lines.push(`(v${diff.from} is a tombstone: the item did not exist)`);
+  if (diff.toDeleted) lines.push(`(v${diff.to} is a tombstone: the item was deleted)`);
+  for (const e of diff.added) lines.push(paint(io, 32, `+ ${e.path}: ${JSON.stringify(e.after)}`));
+  for (const e of diff.removed) lines.push(paint(io, 31, `- ${e.path}: ${JSON.stringify(e.before)}`));
+  for (const e of diff.changed)
+    lines.push(paint(io, 33, `~ ${e.path}: ${JSON.stringify(e.before)} → ${JSON.stringify(e.after)}`));
+  if (diff.added.length + diff.removed.length + diff.changed.length === 0) lines.push('(no differences)');
+  return lines.join('\n');
+}
+
+/** Runs one CLI command; returns the exit code. Never throws. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  let json = argv.includes('--json');
+  try {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: OPTIONS,
+      allowPositionals: true,
+      strict: true,
+    });
+    json = values.json ?? false;
+    const [command, ...args] = positionals;
+    if (values.help || !command) {
+      io.out(USAGE);
+      return values.help ? EXIT.ok : EXIT.error;
+    }
+    const spec = ALLOWED[command];
+    if (!spec) throw new ValidationError(`unknown command "${command}"; see --help`);
+    if (args.length !== spec.args)
+      throw new ValidationError(`${command} takes ${spec.args} argument(s), got ${args.length}; see --help`);
+    const given = Object.keys(values).filter((k) => k !== 'json' && k !== 'help');
+    const misplaced = given.filter((k) => !spec.options.includes(k));
+    if (misplaced.length > 0)
+      throw new ValidationError(`${command} does not take --${misplaced.join(', --')}`);
+
+    const config = loadConfig(io.env);
+    const client = createDynamoClient();
+    const reader = new HistoryReader({ client, config, cursorSecret: io.env.CURSOR_SECRET });
+    const itemKey = reader.checkItemKey(args[0]);
+    const print = (data: unknown, human: () => string) =>
+      io.out(json ? JSON.stringify(data, null, 2) : human());
+
+    switch (command) {
+      case 'versions': {
+        const order = values.order ?? 'asc';
+        if (order !== 'asc' && order !== 'desc')
+          throw new ValidationError(`--order must be asc or desc, got "${order}"`);
+        const options = {
+          limit: int(values.limit, '--limit') ?? (values.all ? 1000 : 100),
+          order,
+          from: int(values.from, '--from'),
+          to: int(values.to, '--to'),
+          cursor: values.cursor,
+        } as const;
+        const items: RecordView[] = [];
+        let cursor = options.cursor;
+        do {
+          const page = await reader.listVersions(itemKey, { ...options, cursor });
+          items.push(...page.items.map(toView));
+          cursor = page.cursor;
+        } while (values.all && cursor);
+        // An unfiltered first page that is empty means the item has no history at all.
+        if (items.length === 0 && !options.cursor && options.from === undefined && options.to === undefined) {
+          throw new ItemNotFoundError(itemKey);
+        }
+        print(
+          { itemKey, items, ...(cursor ? { cursor } : {}) },
+          () => `${table(versionRows(items))}${cursor ? `\n(more: --cursor ${cursor})` : ''}`,
+        );
+        return EXIT.ok;
+      }
+      case 'show': {
+        const view = toView(await reader.getVersion(itemKey, int(args[1], 'version') as number));
+        print(view, () => showRecord(view));
+        return EXIT.ok;
+      }
+      case 'as-of': {
+        const view = toView(await reader.asOf(itemKey, args[1] as string));
+        print(view, () => `as of ${args[1]}:\n${showRecord(view)}`);
+        return EXIT.ok;
+      }
+      case 'diff': {
+        const diff = await reader.diff(
+          itemKey,
+          int(args[1], 'fromVersion') as number,
+          int(args[2], 'toVersion') as number,
+        );
+        print(diff, () => showDiff(io, diff));
+        return EXIT.ok;
+      }
+      case 'rollback': {
+        const key = unmarshall(decodeItemKey(itemKey, config.keySchema));
+        const request = parseRollbackRequest({
+          key,
+          toVersion: int(args[1], 'toVersion'),
+          expectedVersion: int(values['expected-version'], '--expected-version', 0),
+          actor: values.actor,
+          reason: values.reason,
+          dryRun: values['dry-run'],
+        });
+        const result = await new RollbackService({ client, config }).rollback(request);
+        print(
+          result,
+          () =>
+            `${result.dryRun ? 'dry run: would restore' : 'restored'} ${itemKey} v${result.restoredVersion} as v${result.newVersion}` +
+            ` (was v${result.previousVersion})${result.image ? '' : ': the item is deleted'}`,
+        );
+        return EXIT.ok;
+      }
+    }
+    throw new ValidationError(`unknown command "${command}"`);
+  } catch (error) {
+    const notFound = error instanceof ItemNotFoundError || error instanceof VersionNotFoundError;
+    const code =
+      error instanceof HistoryError
+        ? error.code
+        : error instanceof TypeError && /ERR_PARSE_ARGS/.test(String((error as { code?: string }).code))
+          ? 'validation'
+          : 'error';
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    if (json)
+      io.err(JSON.stringify({ code, message, errorType: error instanceof Error ? error.name : 'Error' }));
+    else io.err(`dynamo-history: ${message}`);
+    return notFound ? EXIT.findings : EXIT.error;
+  }
+}
