@@ -1,0 +1,85 @@
+import { checkVersionNumber, parseInstant } from '../../shared/audit';
+import { ValidationError } from '../../shared/errors';
+import { MAX_PAYLOAD_BYTES, parseRollbackRequest } from '../../shared/rollback';
+
+describe('instants', () => {
+  it.each([
+    ['2026-01-31T12:00:00Z', '2026-01-31T12:00:00.000Z'],
+    ['2026-01-31T12:00Z', '2026-01-31T12:00:00.000Z'],
+    ['2026-01-31T12:00:00.123456Z', '2026-01-31T12:00:00.123Z'],
+    ['2026-01-31T14:00:00+02:00', '2026-01-31T12:00:00.000Z'],
+  ])('normalizes %s', (input, expected) => {
+    expect(parseInstant(input)).toBe(expected);
+  });
+
+  it.each([
+    '',
+    'yesterday',
+    '2026-01-31',
+    '2026-01-31T12:00:00',
+    '2026-02-30T00:00:00Z',
+    '2026-13-01T00:00:00Z',
+    '1700000000',
+    'T12:00Z',
+    42,
+    null,
+  ])('rejects %p', (input) => {
+    expect(() => parseInstant(input)).toThrow(ValidationError);
+  });
+});
+
+describe('version numbers', () => {
+  it.each([0, -1, 1.5, '2', Number.MAX_SAFE_INTEGER + 1, Number.NaN, null])('rejects %p', (n) => {
+    expect(() => checkVersionNumber(n, 'version')).toThrow(ValidationError);
+  });
+  it('accepts MAX_SAFE_INTEGER', () => {
+    expect(checkVersionNumber(Number.MAX_SAFE_INTEGER, 'version')).toBe(Number.MAX_SAFE_INTEGER);
+  });
+});
+
+describe('rollback payload', () => {
+  it('accepts the contract, optional fields included', () => {
+    const payload = {
+      key: { id: 'order-1' },
+      toVersion: 2,
+      expectedVersion: 5,
+      actor: 'alice',
+      reason: 'undo bad edit',
+      dryRun: false,
+    };
+    expect(parseRollbackRequest(payload)).toEqual(payload);
+    expect(parseRollbackRequest({ key: { id: 'order-1' }, toVersion: 2 })).toEqual({
+      key: { id: 'order-1' },
+      toVersion: 2,
+    });
+  });
+
+  const cases: [string, unknown][] = [
+    ['null', null],
+    ['a string', 'rollback'],
+    ['an array', [{ key: { id: 'a' }, toVersion: 1 }]],
+    ['no key', { toVersion: 1 }],
+    ['a key that is a string', { key: 'order-1', toVersion: 1 }],
+    ['a key that is an array', { key: ['order-1'], toVersion: 1 }],
+    ['no toVersion', { key: { id: 'a' } }],
+    ['toVersion 0', { key: { id: 'a' }, toVersion: 0 }],
+    ['a negative toVersion', { key: { id: 'a' }, toVersion: -3 }],
+    ['a fractional toVersion', { key: { id: 'a' }, toVersion: 1.5 }],
+    ['a string toVersion', { key: { id: 'a' }, toVersion: '2' }],
+    ['a toVersion past MAX_SAFE_INTEGER', { key: { id: 'a' }, toVersion: 2 ** 53 }],
+    ['a boolean toVersion', { key: { id: 'a' }, toVersion: true }],
+    ['a negative expectedVersion', { key: { id: 'a' }, toVersion: 1, expectedVersion: -1 }],
+    ['a string expectedVersion', { key: { id: 'a' }, toVersion: 1, expectedVersion: '5' }],
+    ['a fractional expectedVersion', { key: { id: 'a' }, toVersion: 1, expectedVersion: 4.2 }],
+    ['a numeric actor', { key: { id: 'a' }, toVersion: 1, actor: 7 }],
+    ['an empty actor', { key: { id: 'a' }, toVersion: 1, actor: '' }],
+    ['a string dryRun', { key: { id: 'a' }, toVersion: 1, dryRun: 'yes' }],
+    ['an unknown field', { key: { id: 'a' }, toVersion: 1, force: true }],
+    ['a misspelled field', { key: { id: 'a' }, toversion: 1 }],
+    ['an oversized reason', { key: { id: 'a' }, toVersion: 1, reason: 'x'.repeat(2000) }],
+    ['an oversized payload', { key: { id: 'a', pad: 'x'.repeat(MAX_PAYLOAD_BYTES) }, toVersion: 1 }],
+  ];
+  it.each(cases)('rejects %s with a ValidationError', (_case, payload) => {
+    expect(() => parseRollbackRequest(payload)).toThrow(ValidationError);
+  });
+});
