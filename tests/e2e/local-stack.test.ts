@@ -2,6 +2,7 @@ import { createConnection } from 'node:net';
 import {
   DeleteItemCommand,
   DynamoDBClient,
+  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
@@ -10,6 +11,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { fromHistoryItem } from '../../shared/history-record';
 import type { HistoryRecord } from '../../shared/types';
 import { chainProblems } from '../helpers/chain';
+import { runCli } from '../helpers/cli';
 import { eventually } from '../helpers/dynamo';
 import { type Stack, startStack } from '../helpers/stack';
 import { N, S, streamRecord } from '../helpers/stream-records';
@@ -124,6 +126,315 @@ describe('npm start stack (DynamoDB Local + serverless-offline + local event sou
     expect((await history(dynamo, 'synthetic')).map((r) => r.version)).toEqual(['v0001']);
     expect(await history(dynamo, 'synthetic-bad')).toEqual([]);
     lambda.destroy();
+  });
+
+  describe('rollback on the Lambda port, audit over HTTP, the CLI', () => {
+    let lambda: LambdaClient;
+    let cliEnv: Record<string, string>;
+    const invoke = async (payload: unknown) => {
+      const out = await lambda.send(
+        new InvokeCommand({ FunctionName: 'dynamo-history-dev-rollback', Payload: JSON.stringify(payload) }),
+      );
+      const body = JSON.parse(Buffer.from(out.Payload ?? []).toString()) as Record<string, unknown>;
+      return { functionError: out.FunctionError, body };
+    };
+    const get = async (path: string) => {
+      const response = await fetch(`${stack.httpEndpoint}${path}`);
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    const write = (id: string, version: number, status: string) =>
+      dynamo.send(
+        new PutItemCommand({
+          TableName: LATEST,
+          Item: {
+            id: { S: id },
+            version: { N: String(version) },
+            status: { S: status },
+            address: { M: { city: { S: `c${version}` } } },
+          },
+        }),
+      );
+    /** Everything a malformed request must leave untouched. */
+    const snapshot = async (id: string) => ({
+      latest: (
+        await dynamo.send(
+          new GetItemCommand({ TableName: LATEST, Key: { id: { S: id } }, ConsistentRead: true }),
+        )
+      ).Item,
+      history: (await history(dynamo, id)).map((r) => r.hash),
+    });
+
+    beforeAll(async () => {
+      lambda = new LambdaClient({
+        endpoint: stack.lambdaEndpoint,
+        region: 'us-east-1',
+        credentials,
+        maxAttempts: 1,
+      });
+      cliEnv = {
+        AWS_ENDPOINT_URL_DYNAMODB: stack.dynamoEndpoint,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      };
+      for (let v = 1; v <= 3; v++) await write('audit-1', v, ['new', 'paid', 'shipped'][v - 1] as string);
+      await waitFor(dynamo, 'audit-1', 3);
+    });
+    afterAll(() => lambda?.destroy());
+
+    it('rolls back through @aws-sdk/client-lambda and records a labelled new version', async () => {
+      const { functionError, body } = await invoke({
+        key: { id: 'audit-1' },
+        toVersion: 1,
+        expectedVersion: 3,
+        actor: 'alice',
+        reason: 'undo',
+      });
+      expect(functionError).toBeUndefined();
+      expect(body).toMatchObject({
+        key: { id: 'audit-1' },
+        restoredVersion: 1,
+        previousVersion: 3,
+        newVersion: 4,
+        dryRun: false,
+      });
+      expect(body.image).toMatchObject({ status: 'new', version: 4, modifiedBy: 'alice' });
+      const records = await waitFor(dynamo, 'audit-1', 4);
+      expect(records[3]).toMatchObject({
+        source: 'rollback',
+        restoredFrom: 1,
+        actor: 'alice',
+        reason: 'undo',
+      });
+    });
+
+    it.each<[string, string, unknown]>([
+      [
+        'a stale expectedVersion',
+        'VersionConflictError',
+        { key: { id: 'audit-1' }, toVersion: 1, expectedVersion: 2 },
+      ],
+      ['an unknown version', 'VersionNotFoundError', { key: { id: 'audit-1' }, toVersion: 42 }],
+      ['an unknown item', 'ItemNotFoundError', { key: { id: 'nobody' }, toVersion: 1 }],
+      ['a malformed payload', 'ValidationError', { key: { id: 'audit-1' }, toVersion: '1' }],
+    ])('reports %s as errorType %s', async (_case, errorType, payload) => {
+      const { functionError, body } = await invoke(payload);
+      expect(functionError).toBe('Unhandled');
+      expect(body.errorType).toBe(errorType);
+      expect(typeof body.errorMessage).toBe('string');
+    });
+
+    it('answers every audit route over HTTP', async () => {
+      const list = await get('/items/audit-1/versions?limit=2');
+      expect(list.status).toBe(200);
+      expect((list.body.items as { version: number }[]).map((r) => r.version)).toEqual([1, 2]);
+      const next = await get(
+        `/items/audit-1/versions?limit=2&cursor=${encodeURIComponent(String(list.body.cursor))}`,
+      );
+      expect((next.body.items as { version: number }[]).map((r) => r.version)).toEqual([3, 4]);
+      const desc = await get('/items/audit-1/versions?order=desc&from=2&to=3');
+      expect((desc.body.items as { version: number }[]).map((r) => r.version)).toEqual([3, 2]);
+
+      const one = await get('/items/audit-1/versions/2');
+      expect(one).toMatchObject({
+        status: 200,
+        body: { version: 2, versionKey: 'v0002', op: 'MODIFY', image: { status: 'paid' } },
+      });
+
+      const asOf = await get(`/items/audit-1/as-of?at=${encodeURIComponent('2099-01-01T00:00:00Z')}`);
+      expect(asOf).toMatchObject({ status: 200, body: { version: 4, source: 'rollback' } });
+
+      const diff = await get('/items/audit-1/diff?from=1&to=3');
+      expect(diff.status).toBe(200);
+      expect(diff.body.changed).toEqual([
+        { path: 'address.city', before: 'c1', after: 'c3' },
+        { path: 'status', before: 'new', after: 'shipped' },
+        { path: 'version', before: 1, after: 3 },
+      ]);
+    });
+
+    it('addresses item keys with #, /, spaces and unicode', async () => {
+      const ids = ['a#b', 'a/b', 'with space', 'ünï côdé ✓', '50%'];
+      for (const id of ids) await write(id, 1, 'x');
+      for (const id of ids) await waitFor(dynamo, id, 1);
+      for (const id of ids) {
+        const response = await get(`/items/${encodeURIComponent(id)}/versions/1`);
+        expect(response).toMatchObject({ status: 200, body: { itemKey: id, version: 1 } });
+      }
+      const cli = await runCli(['show', 'a/b', '1', '--json'], cliEnv);
+      expect(cli.code).toBe(0);
+      expect(JSON.parse(cli.stdout)).toMatchObject({ itemKey: 'a/b', version: 1 });
+    });
+
+    it('runs the CLI: versions, show, as-of, diff and rollback, for people and for scripts', async () => {
+      const versions = await runCli(['versions', 'audit-1'], cliEnv);
+      expect(versions.code).toBe(0);
+      expect(versions.stdout).toMatch(/^VERSION\s+OP\s+SOURCE\s+RECORDED AT\s+ACTOR\s+CHANGED/);
+      expect(versions.stdout).toContain('rollback (from v1)');
+
+      const json = await runCli(['versions', 'audit-1', '--json', '--order', 'desc', '--limit', '1'], cliEnv);
+      expect(JSON.parse(json.stdout).items.map((r: { version: number }) => r.version)).toEqual([4]);
+
+      const show = await runCli(['show', 'audit-1', '2'], cliEnv);
+      expect(show.stdout).toContain('version   2 (v0002)');
+      expect(show.stdout).toContain('"status": "paid"');
+
+      const asOf = await runCli(['as-of', 'audit-1', '2099-01-01T00:00:00Z', '--json'], cliEnv);
+      expect(JSON.parse(asOf.stdout)).toMatchObject({ version: 4 });
+
+      const diff = await runCli(['diff', 'audit-1', '1', '2'], cliEnv);
+      expect(diff.stdout).toContain('~ status: "new" → "paid"');
+
+      const dry = await runCli(['rollback', 'audit-1', '2', '--dry-run', '--json'], cliEnv);
+      expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, newVersion: 5, restoredVersion: 2 });
+      const real = await runCli(
+        ['rollback', 'audit-1', '2', '--expected-version', '4', '--actor', 'cli', '--reason', 'cli test'],
+        cliEnv,
+      );
+      expect(real).toMatchObject({ code: 0 });
+      expect(real.stdout).toContain('restored audit-1 v2 as v5 (was v4)');
+      const records = await waitFor(dynamo, 'audit-1', 5);
+      expect(records[4]).toMatchObject({
+        source: 'rollback',
+        restoredFrom: 2,
+        actor: 'cli',
+        reason: 'cli test',
+      });
+    });
+
+    describe('bad input gets a typed error and writes nothing', () => {
+      let before: Awaited<ReturnType<typeof snapshot>>;
+      beforeAll(async () => {
+        await waitFor(dynamo, 'audit-1', 5);
+        before = await snapshot('audit-1');
+      });
+      afterAll(async () => {
+        await new Promise((r) => setTimeout(r, 1000));
+        expect(await snapshot('audit-1')).toEqual(before);
+      });
+
+      const oversized = 'x'.repeat(20 * 1024);
+      it.each<[string, string, unknown]>([
+        ['null', 'ValidationError', null],
+        ['a string', 'ValidationError', 'audit-1'],
+        ['an array', 'ValidationError', [{ key: { id: 'audit-1' }, toVersion: 1 }]],
+        ['an empty object', 'ValidationError', {}],
+        ['no key', 'ValidationError', { toVersion: 1 }],
+        ['a string key', 'ValidationError', { key: 'audit-1', toVersion: 1 }],
+        ['an extra key attribute', 'ValidationError', { key: { id: 'audit-1', sk: 'x' }, toVersion: 1 }],
+        ['a missing key attribute', 'ValidationError', { key: { pk: 'audit-1' }, toVersion: 1 }],
+        ['a numeric key', 'ValidationError', { key: { id: 1 }, toVersion: 1 }],
+        ['an empty key', 'ValidationError', { key: { id: '' }, toVersion: 1 }],
+        ['toVersion 0', 'ValidationError', { key: { id: 'audit-1' }, toVersion: 0 }],
+        ['a negative toVersion', 'ValidationError', { key: { id: 'audit-1' }, toVersion: -1 }],
+        ['a fractional toVersion', 'ValidationError', { key: { id: 'audit-1' }, toVersion: 1.5 }],
+        ['a string toVersion', 'ValidationError', { key: { id: 'audit-1' }, toVersion: 'one' }],
+        [
+          'a toVersion past MAX_SAFE_INTEGER',
+          'ValidationError',
+          { key: { id: 'audit-1' }, toVersion: 9007199254740993 },
+        ],
+        [
+          'a string expectedVersion',
+          'ValidationError',
+          { key: { id: 'audit-1' }, toVersion: 1, expectedVersion: '5' },
+        ],
+        [
+          'a negative expectedVersion',
+          'ValidationError',
+          { key: { id: 'audit-1' }, toVersion: 1, expectedVersion: -5 },
+        ],
+        ['an unknown field', 'ValidationError', { key: { id: 'audit-1' }, toVersion: 1, force: true }],
+        ['a non-boolean dryRun', 'ValidationError', { key: { id: 'audit-1' }, toVersion: 1, dryRun: 'no' }],
+        ['a numeric actor', 'ValidationError', { key: { id: 'audit-1' }, toVersion: 1, actor: 1 }],
+        [
+          'an oversized payload',
+          'ValidationError',
+          { key: { id: 'audit-1' }, toVersion: 1, reason: oversized },
+        ],
+        [
+          'a stale expectedVersion',
+          'VersionConflictError',
+          { key: { id: 'audit-1' }, toVersion: 1, expectedVersion: 1 },
+        ],
+        ['an unknown version', 'VersionNotFoundError', { key: { id: 'audit-1' }, toVersion: 99 }],
+      ])('rollback payload with %s → %s', async (_case, errorType, payload) => {
+        const { functionError, body } = await invoke(payload);
+        expect(functionError).toBe('Unhandled');
+        expect(body.errorType).toBe(errorType);
+      });
+
+      const forged = `${Buffer.from(JSON.stringify({ k: 'audit-1', v: 'v0001', o: 'asc' })).toString('base64url')}.AAAAAAAAAAAAAAAAAAAAAA`;
+      it.each<[string, number, string, string]>([
+        ['version 0', 400, 'validation', '/items/audit-1/versions/0'],
+        ['a negative version', 400, 'validation', '/items/audit-1/versions/-1'],
+        ['a fractional version', 400, 'validation', '/items/audit-1/versions/1.5'],
+        ['a word for a version', 400, 'validation', '/items/audit-1/versions/two'],
+        ['a version past MAX_SAFE_INTEGER', 400, 'validation', '/items/audit-1/versions/99999999999999999'],
+        ['an unknown version', 404, 'version.notFound', '/items/audit-1/versions/77'],
+        ['an unknown item', 404, 'item.notFound', '/items/nobody/versions/1'],
+        ['limit 0', 400, 'validation', '/items/audit-1/versions?limit=0'],
+        ['limit 1001', 400, 'validation', '/items/audit-1/versions?limit=1001'],
+        ['a word for a limit', 400, 'validation', '/items/audit-1/versions?limit=ten'],
+        ['an unknown order', 400, 'validation', '/items/audit-1/versions?order=sideways'],
+        ['from after to', 400, 'validation', '/items/audit-1/versions?from=3&to=2'],
+        ['a garbage cursor', 400, 'validation', '/items/audit-1/versions?cursor=garbage'],
+        ['a forged cursor', 400, 'validation', `/items/audit-1/versions?cursor=${forged}`],
+        ['an unknown parameter', 400, 'validation', '/items/audit-1/versions?limt=2'],
+        ['as-of without at', 400, 'validation', '/items/audit-1/as-of'],
+        ['as-of with a word', 400, 'validation', '/items/audit-1/as-of?at=yesterday'],
+        ['as-of without a zone', 400, 'validation', '/items/audit-1/as-of?at=2026-01-01T00:00:00'],
+        ['as-of on February 30', 400, 'validation', '/items/audit-1/as-of?at=2026-02-30T00:00:00Z'],
+        [
+          'as-of before the first version',
+          404,
+          'version.notFound',
+          '/items/audit-1/as-of?at=2000-01-01T00:00:00Z',
+        ],
+        ['diff without from', 400, 'validation', '/items/audit-1/diff?to=2'],
+        ['diff with a word', 400, 'validation', '/items/audit-1/diff?from=1&to=x'],
+        ['diff from 0', 400, 'validation', '/items/audit-1/diff?from=0&to=2'],
+        ['diff to an unknown version', 404, 'version.notFound', '/items/audit-1/diff?from=1&to=50'],
+      ])('HTTP %s → %i %s', async (_case, status, code, path) => {
+        const response = await get(path);
+        expect(response.status).toBe(status);
+        expect(response.body).toEqual({ code, message: expect.any(String) });
+      });
+
+      it.each<[string, number, string[], RegExp]>([
+        ['no command', 2, [], /usage/],
+        ['an unknown command', 2, ['purge', 'audit-1'], /unknown command/],
+        ['show without a version', 2, ['show', 'audit-1'], /takes 2 argument/],
+        ['show version 0', 2, ['show', 'audit-1', '0'], /integer/],
+        ['show a word', 2, ['show', 'audit-1', 'two'], /integer/],
+        ['show an unknown version', 1, ['show', 'audit-1', '88'], /no version 88/],
+        ['show an unknown item', 1, ['show', 'nobody', '1'], /not found/],
+        ['versions --limit 0', 2, ['versions', 'audit-1', '--limit', '0'], /limit/],
+        ['versions --order sideways', 2, ['versions', 'audit-1', '--order', 'sideways'], /order/],
+        ['an option the command does not take', 2, ['show', 'audit-1', '1', '--limit', '2'], /does not take/],
+        ['an unknown option', 2, ['versions', 'audit-1', '--everything'], /Unknown option/],
+        ['as-of with a bad instant', 2, ['as-of', 'audit-1', 'noon'], /ISO-8601/],
+        ['diff with one version', 2, ['diff', 'audit-1', '1'], /takes 3 argument/],
+        ['rollback to 0', 2, ['rollback', 'audit-1', '0'], /integer/],
+        [
+          'rollback with a negative expected version',
+          2,
+          ['rollback', 'audit-1', '1', '--expected-version=-1'],
+          /integer/,
+        ],
+        [
+          'rollback with a stale expected version',
+          2,
+          ['rollback', 'audit-1', '1', '--expected-version', '2'],
+          /conflict/,
+        ],
+        ['rollback to an unknown version', 1, ['rollback', 'audit-1', '66'], /no version 66/],
+      ])('CLI %s → exit %i', async (_case, code, args, message) => {
+        const result = await runCli(args, cliEnv);
+        expect(result.code).toBe(code);
+        expect(`${result.stdout}${result.stderr}`).toMatch(message);
+      });
+    });
   });
 
   it('stops every process on Ctrl-C', async () => {
