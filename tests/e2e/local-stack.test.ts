@@ -332,7 +332,7 @@ describe('npm start stack (DynamoDB Local + serverless-offline + local event sou
         [
           'a toVersion past MAX_SAFE_INTEGER',
           'ValidationError',
-          { key: { id: 'audit-1' }, toVersion: 9007199254740993 },
+          { key: { id: 'audit-1' }, toVersion: 2 ** 53 },
         ],
         [
           'a string expectedVersion',
