@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // The `dynamo-history` CLI. Runs the TypeScript sources through tsx (a dev dependency of this repo).
 
+// The SDK's notice that its 2027 releases need Node.js 22 would precede every command's output;
+// the README says so once instead. An explicit setting wins.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 require('tsx/cjs');
 const { main } = require('../cli/main.ts');
 
