@@ -1,0 +1,101 @@
+// @ts-check
+// One least-privilege IAM role per function. No role may UpdateItem or DeleteItem on the
+// history table: history is append-only, and only writeHistory appends (PutItem, conditional).
+
+/** @param {string} logicalId */
+const arn = (logicalId) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
+/**
+ * @param {string} sid
+ * @param {string[]} actions
+ * @param {unknown} resource
+ */
+const allow = (sid, actions, resource) => ({
+  Sid: sid,
+  Effect: 'Allow',
+  Action: actions,
+  Resource: resource,
+});
+
+/** What each function may do, beyond writing its own logs. */
+const PERMISSIONS = {
+  writeHistory: [
+    allow(
+      'ReadLatestStream',
+      ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
+      { 'Fn::GetAtt': ['LatestTable', 'StreamArn'] },
+    ),
+    allow('AppendHistory', ['dynamodb:Query', 'dynamodb:PutItem'], arn('HistoryTable')),
+    allow('ParkFailures', ['dynamodb:PutItem'], arn('FailuresTable')),
+    allow('OnFailureDestination', ['sqs:SendMessage'], arn('StreamOnFailureQueue')),
+  ],
+  // Rollback writes the latest table only, always conditionally; it never touches history.
+  rollback: [
+    allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], arn('HistoryTable')),
+    allow('WriteLatest', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'], arn('LatestTable')),
+  ],
+  listVersions: [allow('ReadHistory', ['dynamodb:Query'], arn('HistoryTable'))],
+  getVersion: [allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], arn('HistoryTable'))],
+  asOf: [
+    allow(
+      'ReadHistory',
+      ['dynamodb:Query'],
+      [arn('HistoryTable'), { 'Fn::Sub': '${HistoryTable.Arn}/index/byTime' }],
+    ),
+  ],
+  diff: [allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], arn('HistoryTable'))],
+};
+
+/** `writeHistory` → `WriteHistoryRole`: the logical id serverless.yml names in each function's `role`. */
+/** @param {string} fn */
+const roleIdOf = (fn) => `${fn.charAt(0).toUpperCase()}${fn.slice(1)}Role`;
+
+/**
+ * @param {{ service?: string, stage?: string }} [options]
+ */
+function roles({ service = 'dynamo-history', stage = 'dev' } = {}) {
+  /** @type {Record<string, unknown>} */
+  const out = {};
+  for (const [fn, statements] of Object.entries(PERMISSIONS)) {
+    out[roleIdOf(fn)] = {
+      Type: 'AWS::IAM::Role',
+      Properties: {
+        AssumeRolePolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+          ],
+        },
+        Policies: [
+          {
+            PolicyName: fn,
+            PolicyDocument: {
+              Version: '2012-10-17',
+              Statement: [
+                allow('Logs', ['logs:CreateLogStream', 'logs:PutLogEvents'], {
+                  'Fn::Sub': `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${service}-${stage}-${fn}:*`,
+                }),
+                ...statements,
+              ],
+            },
+          },
+        ],
+      },
+    };
+  }
+  return out;
+}
+
+/**
+ * Entry point for serverless.yml's ${file(...)} variable source.
+ * @param {{ resolveVariable: (expression: string) => Promise<string> }} context
+ */
+async function cloudFormation({ resolveVariable }) {
+  return {
+    Resources: roles({
+      service: await resolveVariable('self:service'),
+      stage: await resolveVariable('sls:stage'),
+    }),
+  };
+}
+
+module.exports = { roles, roleIdOf, PERMISSIONS, cloudFormation };

@@ -1,0 +1,173 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+type Resource = { Type: string; DeletionPolicy?: string; Properties: Record<string, unknown> };
+type Template = { Resources: Record<string, Resource> };
+type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown };
+
+const ROOT = resolve(__dirname, '..', '..');
+const work = mkdtempSync(join(tmpdir(), 'dh-package-'));
+
+/** `serverless package`, offline, for a stage: the CloudFormation AWS would receive. */
+function pack(stage: string): Promise<Template> {
+  const dir = join(work, stage);
+  return new Promise((done, fail) => {
+    execFile(
+      join(ROOT, 'node_modules', '.bin', 'serverless'),
+      ['package', '--stage', stage, '--package', dir],
+      {
+        cwd: ROOT,
+        // Its own build folder: an e2e test may be running serverless-offline from the default one.
+        env: {
+          ...process.env,
+          SLS_TELEMETRY_DISABLED: '1',
+          SLS_NOTIFICATIONS_MODE: 'off',
+          ESBUILD_WORK_FOLDER: '.esbuild-package-test',
+        },
+        timeout: 120_000,
+      },
+      (error, stdout, stderr) => {
+        if (error) return fail(new Error(`serverless package failed: ${stderr || stdout}`));
+        done(
+          JSON.parse(
+            readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
+          ) as Template,
+        );
+      },
+    );
+  });
+}
+
+/** Logical ids a policy resource points at (Fn::GetAtt, or a Fn::Sub naming one). */
+function targets(resource: unknown): string[] {
+  const list = Array.isArray(resource) ? resource : [resource];
+  return list.flatMap((r) => {
+    if (typeof r === 'string') return [r];
+    const getAtt = (r as { 'Fn::GetAtt'?: string[] })['Fn::GetAtt'];
+    if (getAtt) return [getAtt[0] as string];
+    const sub = (r as { 'Fn::Sub'?: string })['Fn::Sub'];
+    const match = typeof sub === 'string' ? /\$\{(\w+)\.Arn\}/.exec(sub) : null;
+    return match ? [match[1] as string] : [JSON.stringify(r)];
+  });
+}
+
+function statementsOf(role: Resource): Statement[] {
+  const policies = role.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[];
+  return policies.flatMap((p) => p.PolicyDocument.Statement);
+}
+
+const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const WRITES = [
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:*',
+];
+
+/** What a role may do to one logical resource. */
+function allowedOn(role: Resource, logicalId: string): string[] {
+  return statementsOf(role)
+    .filter((s) => s.Effect === 'Allow' && targets(s.Resource).includes(logicalId))
+    .flatMap(actions);
+}
+
+let prod: Template;
+let dev: Template;
+
+beforeAll(async () => {
+  // One at a time: serverless-esbuild builds into one shared folder.
+  prod = await pack('prod');
+  dev = await pack('dev');
+}, 180_000);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const functionsOf = (t: Template) =>
+  Object.entries(t.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+const roleOf = (t: Template, fn: string) => {
+  const f = t.Resources[fn];
+  const id = (f?.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0] as string;
+  return { id, role: t.Resources[id] as Resource };
+};
+
+describe('CloudFormation from `serverless package` (offline)', () => {
+  it('gives every function a role of its own', () => {
+    const roles = functionsOf(prod).map(([id]) => roleOf(prod, id).id);
+    expect(roles.length).toBeGreaterThanOrEqual(6);
+    expect(new Set(roles).size).toBe(roles.length);
+  });
+
+  it('lets no role update or delete history, and none use wildcards', () => {
+    for (const [id] of functionsOf(prod)) {
+      const { role } = roleOf(prod, id);
+      expect(allowedOn(role, 'HistoryTable')).not.toEqual(expect.arrayContaining(['dynamodb:UpdateItem']));
+      expect(allowedOn(role, 'HistoryTable')).not.toEqual(expect.arrayContaining(['dynamodb:DeleteItem']));
+      for (const s of statementsOf(role)) {
+        expect(actions(s).some((a) => a.includes('*'))).toBe(false);
+        expect(JSON.stringify(s.Resource)).not.toBe('"*"');
+      }
+    }
+  });
+
+  it('lets writeHistory append to history but not write the latest table', () => {
+    const { role } = roleOf(prod, 'WriteHistoryLambdaFunction');
+    expect(allowedOn(role, 'HistoryTable').sort()).toEqual(['dynamodb:PutItem', 'dynamodb:Query']);
+    expect(allowedOn(role, 'LatestTable').filter((a) => WRITES.includes(a))).toEqual([]);
+  });
+
+  it('lets rollback write the latest table but not history', () => {
+    const { role } = roleOf(prod, 'RollbackLambdaFunction');
+    expect(allowedOn(role, 'HistoryTable').filter((a) => WRITES.includes(a))).toEqual([]);
+    expect(allowedOn(role, 'LatestTable')).toEqual(
+      expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:DeleteItem']),
+    );
+  });
+
+  it('gives the audit functions read access to history only', () => {
+    for (const fn of ['ListVersions', 'GetVersion', 'AsOf', 'Diff']) {
+      const { role } = roleOf(prod, `${fn}LambdaFunction`);
+      const all = statementsOf(role).filter((s) => s.Sid !== 'Logs');
+      expect(all.flatMap(actions).every((a) => a === 'dynamodb:Query' || a === 'dynamodb:GetItem')).toBe(
+        true,
+      );
+      expect(all.flatMap((s) => targets(s.Resource)).every((t) => t === 'HistoryTable')).toBe(true);
+    }
+  });
+
+  it('protects every table: PITR, SSE, retained, deletion protection outside dev', () => {
+    for (const id of ['LatestTable', 'HistoryTable', 'FailuresTable']) {
+      for (const [template, protect] of [
+        [prod, true],
+        [dev, false],
+      ] as const) {
+        const table = template.Resources[id] as Resource;
+        expect(table.Properties.PointInTimeRecoverySpecification).toEqual({
+          PointInTimeRecoveryEnabled: true,
+        });
+        expect(table.Properties.SSESpecification).toEqual({ SSEEnabled: true });
+        expect(table.DeletionPolicy).toBe('Retain');
+        expect(table.Properties.DeletionProtectionEnabled).toBe(protect);
+      }
+    }
+  });
+
+  it('maps the stream with partial batch responses, bisection, bounded retries and an on-failure queue', () => {
+    const mapping = Object.values(prod.Resources).find((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
+    expect(mapping?.Properties).toMatchObject({
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 86400,
+      StartingPosition: 'TRIM_HORIZON',
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['StreamOnFailureQueue', 'Arn'] } } },
+    });
+  });
+
+  it('puts IAM auth on every HTTP route', () => {
+    const methods = Object.values(prod.Resources).filter((r) => r.Type === 'AWS::ApiGateway::Method');
+    expect(methods).toHaveLength(4);
+    for (const m of methods) expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
+  });
+});
