@@ -1,5 +1,6 @@
 import type { DynamoDBBatchResponse } from 'aws-lambda';
 import { createDynamoClient } from '../shared/clients';
+import { MalformedRecordError } from '../shared/errors';
 import { loadConfig } from '../shared/config';
 import { HistoryWriter } from '../shared/history-writer';
 import { createLogger } from '../shared/logger';
@@ -14,7 +15,8 @@ const writer = new HistoryWriter({
 /** DynamoDB Stream → history table, with a partial batch response (ReportBatchItemFailures). */
 export const handler = async (event: unknown): Promise<DynamoDBBatchResponse> => {
   const records = (event as { Records?: unknown } | null)?.Records;
-  if (!Array.isArray(records)) return { batchItemFailures: [] };
+  // Lambda never sends this; failing loudly beats reporting success for records never seen.
+  if (!Array.isArray(records)) throw new MalformedRecordError('event has no Records array: not a DynamoDB stream event');
   const { batchItemFailures } = await writer.recordBatch(records);
   return { batchItemFailures };
 };
