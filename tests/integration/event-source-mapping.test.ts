@@ -1,0 +1,157 @@
+import { DescribeTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  EventSourceMapping,
+  type InvokeResult,
+  type LambdaStreamEvent,
+  type OnFailureRecord,
+} from '../../local/event-source-mapping';
+import { createTestTables, eventually, testClient, testStreamsClient } from '../helpers/dynamo';
+
+const client = testClient();
+afterAll(() => client.destroy());
+
+interface Harness {
+  /** Sequence numbers of each invocation, in order. */
+  calls: string[][];
+  failures: OnFailureRecord[];
+  seqs: () => Promise<string[]>;
+  stop: () => Promise<void>;
+}
+
+/**
+ * The mapping on a fresh table's real stream, with a scripted function:
+ * `respond(batch, callIndex)` decides each invocation's result.
+ */
+async function harness(
+  records: number,
+  respond: (batch: string[], call: number) => InvokeResult,
+  options: Partial<ConstructorParameters<typeof EventSourceMapping>[0]> = {},
+): Promise<Harness> {
+  const { tables } = await createTestTables(client);
+  for (let i = 0; i < records; i++) {
+    await client.send(new PutItemCommand({ TableName: tables.latest, Item: { id: { S: `k${i}` } } }));
+  }
+  const streamArn = (await client.send(new DescribeTableCommand({ TableName: tables.latest }))).Table
+    ?.LatestStreamArn as string;
+  const calls: string[][] = [];
+  const failures: OnFailureRecord[] = [];
+  const streams = testStreamsClient();
+  const mapping = new EventSourceMapping({
+    streams,
+    streamArn,
+    invoke: async (event: LambdaStreamEvent) => {
+      const batch = event.Records.map((r) => r.dynamodb.SequenceNumber);
+      calls.push(batch);
+      return respond(batch, calls.length - 1);
+    },
+    onFailure: (f) => {
+      failures.push(f);
+    },
+    pollIntervalMs: 20,
+    shardDiscoveryMs: 100,
+    retryBaseDelayMs: 5,
+    ...options,
+  });
+  mapping.start();
+  // All records arrive in the first batch when the batch size allows it.
+  const seqs = async () => eventually(async () => calls[0]);
+  return {
+    calls,
+    failures,
+    seqs,
+    stop: async () => {
+      await mapping.stop();
+      streams.destroy();
+    },
+  };
+}
+
+const fail = (...ids: string[]) => ({
+  payload: { batchItemFailures: ids.map((itemIdentifier) => ({ itemIdentifier })) },
+});
+const ok: InvokeResult = { payload: { batchItemFailures: [] } };
+
+describe("local event source mapping follows Lambda's rules (real stream)", () => {
+  it('resumes from the lowest of several failures', async () => {
+    const h = await harness(5, (batch, call) =>
+      call === 0 ? fail(batch[3] as string, batch[1] as string) : ok,
+    );
+    try {
+      const all = await h.seqs();
+      await eventually(async () => h.calls[1]);
+      expect(h.calls[1]).toEqual(all.slice(1));
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('retries the whole batch when the first record fails', async () => {
+    const h = await harness(4, (batch, call) => (call === 0 ? fail(batch[0] as string) : ok));
+    try {
+      const all = await h.seqs();
+      await eventually(async () => h.calls[1]);
+      expect(h.calls[1]).toEqual(all);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it.each([
+    ['an empty itemIdentifier', { payload: { batchItemFailures: [{ itemIdentifier: '' }] } }],
+    ['a null itemIdentifier', { payload: { batchItemFailures: [{ itemIdentifier: null }] } }],
+    ['an unknown itemIdentifier', { payload: { batchItemFailures: [{ itemIdentifier: '12345' }] } }],
+  ])('treats %s as a failure of the whole batch', async (_case, response) => {
+    const h = await harness(3, (_batch, call) => (call === 0 ? (response as InvokeResult) : ok));
+    try {
+      const all = await h.seqs();
+      await eventually(async () => h.calls[1]);
+      expect(h.calls[1]).toEqual(all);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('bisects a batch on a function error down to the poison record, then gives it up', async () => {
+    let poison: string | undefined;
+    const h = await harness(
+      8,
+      (batch, call) => {
+        if (call === 0) poison = batch[5];
+        return batch.includes(poison as string) ? { functionError: 'Unhandled' } : ok;
+      },
+      { maximumRetryAttempts: 2 },
+    );
+    try {
+      await eventually(async () => h.failures[0]);
+      const sizes = h.calls.map((c) => c.length);
+      // 8 → 4 (clean) → 4 with poison → 2 → 1 ... the poison alone, retried, then given up.
+      expect(sizes.slice(0, 2)).toEqual([8, 4]);
+      expect(h.failures).toHaveLength(1);
+      expect(h.failures[0]).toMatchObject({
+        reason: 'RetryAttemptsExhausted',
+        batchSize: 1,
+        startSequenceNumber: poison,
+      });
+      const delivered = new Set(h.calls.filter((c) => !c.includes(poison as string)).flat());
+      expect(delivered.size).toBe(7);
+      // The poison is tried once per retry allowed, plus the first attempt, at size 1.
+      expect(h.calls.filter((c) => c.length === 1 && c[0] === poison)).toHaveLength(3);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('sends records older than the maximum age to on-failure without invoking', async () => {
+    const h = await harness(3, () => ok, {
+      maximumRecordAgeInSeconds: 60,
+      now: () => Date.now() + 3_600_000,
+    });
+    try {
+      const failure = await eventually(async () => h.failures[0]);
+      expect(failure).toMatchObject({ reason: 'RecordAgeExceeded', batchSize: 3 });
+      expect(h.calls).toEqual([]);
+    } finally {
+      await h.stop();
+    }
+  });
+});
