@@ -1,11 +1,13 @@
 import type { DynamoDBBatchResponse } from 'aws-lambda';
 import { createDynamoClient } from '../shared/clients';
-import { MalformedRecordError } from '../shared/errors';
 import { loadConfig } from '../shared/config';
+import { MalformedRecordError } from '../shared/errors';
 import { HistoryWriter } from '../shared/history-writer';
 import { createLogger } from '../shared/logger';
+import { emfLine } from '../shared/metrics';
 
 // Built once per container: configuration is checked at cold start and fails fast.
+const dimensions = { Service: 'dynamo-history', Stage: process.env.STAGE ?? 'dev' };
 const writer = new HistoryWriter({
   client: createDynamoClient(),
   config: loadConfig(),
@@ -16,7 +18,11 @@ const writer = new HistoryWriter({
 export const handler = async (event: unknown): Promise<DynamoDBBatchResponse> => {
   const records = (event as { Records?: unknown } | null)?.Records;
   // Lambda never sends this; failing loudly beats reporting success for records never seen.
-  if (!Array.isArray(records)) throw new MalformedRecordError('event has no Records array: not a DynamoDB stream event');
-  const { batchItemFailures } = await writer.recordBatch(records);
+  if (!Array.isArray(records))
+    throw new MalformedRecordError('event has no Records array: not a DynamoDB stream event');
+  const { batchItemFailures, stats } = await writer.recordBatch(records);
+  process.stdout.write(
+    `${emfLine(dimensions, { Received: stats.received, Recorded: stats.recorded, DuplicatesSkipped: stats.duplicates, Parked: stats.parked, Retried: stats.retried })}\n`,
+  );
   return { batchItemFailures };
 };

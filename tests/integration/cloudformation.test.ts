@@ -165,6 +165,26 @@ describe('CloudFormation from `serverless package` (offline)', () => {
     });
   });
 
+  it('alarms on history lag, parked records, the on-failure queue and errors of every function', () => {
+    const alarms = Object.values(prod.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
+    const metrics = alarms.map((a) => `${a.Properties.Namespace}/${a.Properties.MetricName}`);
+    expect(metrics).toEqual(
+      expect.arrayContaining([
+        'AWS/Lambda/IteratorAge',
+        'DynamoHistory/Parked',
+        'AWS/SQS/ApproximateNumberOfMessagesVisible',
+      ]),
+    );
+    const errorAlarms = alarms
+      .filter((a) => a.Properties.MetricName === 'Errors')
+      .map((a) => JSON.stringify(a.Properties.Dimensions));
+    for (const [id, fn] of functionsOf(prod)) {
+      expect(errorAlarms).toContainEqual(expect.stringContaining(String(fn.Properties.FunctionName)));
+      expect(id).toMatch(/LambdaFunction$/);
+    }
+    for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+  });
+
   it('puts IAM auth on every HTTP route', () => {
     const methods = Object.values(prod.Resources).filter((r) => r.Type === 'AWS::ApiGateway::Method');
     expect(methods).toHaveLength(4);

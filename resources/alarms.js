@@ -1,0 +1,110 @@
+// @ts-check
+// Alarms that say history is falling behind or losing records, sent to one SNS topic
+// (subscribe your pager to it). Included by serverless.yml next to the tables and roles.
+
+const FUNCTIONS = ['writeHistory', 'rollback', 'listVersions', 'getVersion', 'asOf', 'diff'];
+
+/**
+ * @param {string} name
+ * @param {string} description
+ * @param {Record<string, unknown>} metric
+ */
+const alarm = (name, description, metric) => ({
+  Type: 'AWS::CloudWatch::Alarm',
+  Properties: {
+    AlarmName: name,
+    AlarmDescription: description,
+    ComparisonOperator: 'GreaterThanThreshold',
+    TreatMissingData: 'notBreaching',
+    AlarmActions: [{ Ref: 'AlarmTopic' }],
+    OKActions: [{ Ref: 'AlarmTopic' }],
+    ...metric,
+  },
+});
+
+/**
+ * @param {{ service?: string, stage?: string }} [options]
+ */
+function alarms({ service = 'dynamo-history', stage = 'dev' } = {}) {
+  const prefix = `${service}-${stage}`;
+  /** @type {Record<string, unknown>} */
+  const out = {
+    AlarmTopic: {
+      Type: 'AWS::SNS::Topic',
+      Properties: { TopicName: `${prefix}-alarms`, KmsMasterKeyId: 'alias/aws/sns' },
+    },
+    HistoryLagAlarm: alarm(
+      `${prefix}-history-lag`,
+      'History is falling behind the latest table: stream iterator age over 60 s.',
+      {
+        Namespace: 'AWS/Lambda',
+        MetricName: 'IteratorAge',
+        Dimensions: [{ Name: 'FunctionName', Value: `${prefix}-writeHistory` }],
+        Statistic: 'Maximum',
+        Period: 60,
+        EvaluationPeriods: 5,
+        Threshold: 60_000,
+      },
+    ),
+    ParkedRecordsAlarm: alarm(
+      `${prefix}-parked-records`,
+      'Stream records were parked in the failures table: see the runbook.',
+      {
+        Namespace: 'DynamoHistory',
+        MetricName: 'Parked',
+        Dimensions: [
+          { Name: 'Service', Value: service },
+          { Name: 'Stage', Value: stage },
+        ],
+        Statistic: 'Sum',
+        Period: 300,
+        EvaluationPeriods: 1,
+        Threshold: 0,
+      },
+    ),
+    StreamOnFailureAlarm: alarm(
+      `${prefix}-stream-on-failure`,
+      'The stream mapping gave up on records (on-failure queue not empty).',
+      {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['StreamOnFailureQueue', 'QueueName'] } }],
+        Statistic: 'Maximum',
+        Period: 300,
+        EvaluationPeriods: 1,
+        Threshold: 0,
+      },
+    ),
+  };
+  for (const fn of FUNCTIONS) {
+    out[`${fn.charAt(0).toUpperCase()}${fn.slice(1)}ErrorsAlarm`] = alarm(
+      `${prefix}-${fn}-errors`,
+      `${fn} failed invocations.`,
+      {
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: `${prefix}-${fn}` }],
+        Statistic: 'Sum',
+        Period: 300,
+        EvaluationPeriods: 1,
+        Threshold: 0,
+      },
+    );
+  }
+  return out;
+}
+
+/**
+ * Entry point for serverless.yml's ${file(...)} variable source.
+ * @param {{ resolveVariable: (expression: string) => Promise<string> }} context
+ */
+async function cloudFormation({ resolveVariable }) {
+  return {
+    Resources: alarms({
+      service: await resolveVariable('self:service'),
+      stage: await resolveVariable('sls:stage'),
+    }),
+  };
+}
+
+module.exports = { alarms, FUNCTIONS, cloudFormation };
