@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
 import {
   DeleteItemCommand,
@@ -434,6 +435,82 @@ describe('npm start stack (DynamoDB Local + serverless-offline + local event sou
         expect(result.code).toBe(code);
         expect(`${result.stdout}${result.stderr}`).toMatch(message);
       });
+    });
+  });
+
+  describe('malformed and oversized events sent straight to writeHistory (R6)', () => {
+    let lambda: LambdaClient;
+    const invoke = async (payload: unknown) => {
+      const out = await lambda.send(
+        new InvokeCommand({
+          FunctionName: 'dynamo-history-dev-writeHistory',
+          Payload: JSON.stringify(payload),
+        }),
+      );
+      return {
+        functionError: out.FunctionError,
+        body: JSON.parse(Buffer.from(out.Payload ?? []).toString()) as Record<string, unknown>,
+      };
+    };
+    beforeAll(() => {
+      lambda = new LambdaClient({
+        endpoint: stack.lambdaEndpoint,
+        region: 'us-east-1',
+        credentials,
+        maxAttempts: 1,
+      });
+    });
+    afterAll(() => lambda?.destroy());
+
+    it.each<[string, unknown]>([
+      ['null', null],
+      ['a string', 'records'],
+      ['no Records', {}],
+      ['Records that is not an array', { Records: { eventID: 'x' } }],
+    ])('fails the invocation for an event that is %s', async (_case, event) => {
+      const { functionError, body } = await invoke(event);
+      expect(functionError).toBe('Unhandled');
+      expect(body.errorType).toBe('MalformedRecordError');
+    });
+
+    it.each<[string, Record<string, unknown>]>([
+      ['a bad attribute type', { NewImage: { id: { S: 'r6' }, x: { Z: '1' } } }],
+      ['a key of the wrong type', { Keys: { id: { N: '1' } } }],
+      ['a text timestamp', { ApproximateCreationDateTime: 'yesterday' }],
+      ['a missing NewImage on INSERT', { NewImage: undefined }],
+    ])('parks a record with %s and reports success for the rest of the batch', async (_case, change) => {
+      const bad = streamRecord({ keys: { id: S('r6') }, newImage: { id: S('r6'), version: N(1) } });
+      Object.assign(bad.dynamodb, change);
+      const good = streamRecord({
+        keys: { id: S('r6-good') },
+        newImage: { id: S('r6-good'), version: N(1) },
+      });
+      const { functionError, body } = await invoke({ Records: [bad, good] });
+      expect(functionError).toBeUndefined();
+      expect(body).toEqual({ batchItemFailures: [] });
+      expect(await history(dynamo, 'r6')).toEqual([]);
+      expect((await history(dynamo, 'r6-good')).map((r) => r.eventId)).toContain(good.eventID);
+    });
+
+    it('parks an image too large even compressed', async () => {
+      // Random bytes barely compress: 400 KB of them cannot fit a history item even gzipped.
+      const noise = randomBytes(400 * 1024).toString('base64');
+      const big = streamRecord({
+        keys: { id: S('r6-big') },
+        newImage: { id: S('r6-big'), body: { B: noise } },
+      });
+      const { functionError, body } = await invoke({ Records: [big] });
+      expect(functionError).toBeUndefined();
+      expect(body).toEqual({ batchItemFailures: [] });
+      expect(await history(dynamo, 'r6-big')).toEqual([]);
+      const parked = await dynamo.send(
+        new GetItemCommand({
+          TableName: 'dynamo-history-dev-failures',
+          Key: { failureId: { S: big.eventID } },
+          ConsistentRead: true,
+        }),
+      );
+      expect(parked.Item?.errorCode?.S).toBe('record.imageTooLarge');
     });
   });
 
