@@ -39,6 +39,7 @@ const PERMISSIONS = {
     allow(
       'ReadHistory',
       ['dynamodb:Query'],
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not JavaScript.
       [arn('HistoryTable'), { 'Fn::Sub': '${HistoryTable.Arn}/index/byTime' }],
     ),
   ],

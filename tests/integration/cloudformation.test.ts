@@ -88,7 +88,8 @@ const functionsOf = (t: Template) =>
   Object.entries(t.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
 const roleOf = (t: Template, fn: string) => {
   const f = t.Resources[fn];
-  const id = (f?.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0] as string;
+  if (!f) throw new Error(`no function ${fn} in the template`);
+  const id = (f.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0] as string;
   return { id, role: t.Resources[id] as Resource };
 };
 
