@@ -12,6 +12,7 @@ main(process.argv.slice(2), {
   err: (text) => process.stderr.write(`${text}\n`),
   color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
   env: process.env,
+  progress: process.stderr.isTTY ? (line) => process.stderr.write(`\r\u001b[2K${line}`) : undefined,
 }).then((code) => {
   process.exitCode = code;
 });

@@ -1,11 +1,16 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { HistoryReader, type RecordView, toView, type VersionDiff } from '../shared/audit';
+import { type BackfillCheckpoint, backfill } from '../shared/backfill';
 import { createDynamoClient } from '../shared/clients';
 import { loadConfig } from '../shared/config';
 import { HistoryError, ItemNotFoundError, ValidationError, VersionNotFoundError } from '../shared/errors';
 import { decodeItemKey } from '../shared/keys';
+import { Repairer } from '../shared/repair';
 import { parseRollbackRequest, RollbackService } from '../shared/rollback';
+import { Verifier } from '../shared/verify';
 
 export const EXIT = { ok: 0, findings: 1, error: 2 } as const;
 
@@ -17,6 +22,9 @@ commands:
   as-of    <itemKey> <ISO-8601 instant>
   diff     <itemKey> <fromVersion> <toVersion>
   rollback <itemKey> <toVersion> [--expected-version N] [--actor NAME] [--reason TEXT] [--dry-run]
+  verify   [--key itemKey] [--segments N]        check hash chains, gaps, time order, latest vs history; print a digest
+  backfill [--segments N] [--max-writes-per-second N] [--checkpoint FILE]
+  repair   [--key itemKey] [--dry-run]          re-drive parked records, record missing current versions
 
 options:
   --json   machine-readable output
@@ -25,13 +33,63 @@ options:
 <itemKey> is the history item key: the plain value for a single string key (order-1),
 otherwise the percent-encoded parts joined by "|" (USER%231|ORDER%232).
 Configuration comes from the environment (LATEST_TABLE_NAME, HISTORY_TABLE_NAME, KEY_ATTRIBUTES, ...)
-and endpoints from AWS_ENDPOINT_URL_DYNAMODB. Exit codes: 0 ok, 1 not found, 2 error.`;
+and endpoints from AWS_ENDPOINT_URL_DYNAMODB. Exit codes: 0 ok, 1 not found or findings, 2 error.`;
 
 export interface Io {
   out: (text: string) => void;
   err: (text: string) => void;
   color: boolean;
   env: NodeJS.ProcessEnv;
+  /** Redraw a progress line in place (stderr is a terminal). */
+  progress?: (line: string) => void;
+}
+
+async function itemCount(client: DynamoDBClient, table: string): Promise<number | undefined> {
+  const out = await client.send(new DescribeTableCommand({ TableName: table }));
+  return out.Table?.ItemCount;
+}
+
+function fileCheckpoint(path: string): {
+  load(): BackfillCheckpoint | undefined;
+  save(c: BackfillCheckpoint): void;
+} {
+  return {
+    load: () => {
+      if (!existsSync(path)) return undefined;
+      try {
+        return JSON.parse(readFileSync(path, 'utf8')) as BackfillCheckpoint;
+      } catch {
+        throw new ValidationError(`checkpoint ${path} is not readable JSON; delete it to start over`);
+      }
+    },
+    save: (c) => {
+      writeFileSync(`${path}.tmp`, JSON.stringify(c));
+      renameSync(`${path}.tmp`, path);
+    },
+  };
+}
+
+let lastProgress = 0;
+/** `[#####-----] 5000/10000 items  1234 items/s  ETA 4s`, on stderr, at most 5 times a second. */
+function progressBar(io: Io, done: number, total: number | undefined, startedMs: number): void {
+  const now = Date.now();
+  if (!io.progress || now - lastProgress < 200) return;
+  lastProgress = now;
+  const rate = done / Math.max(0.001, (now - startedMs) / 1000);
+  const share = total ? Math.min(1, done / total) : 0;
+  const bar = total ? `[${'#'.repeat(Math.round(share * 20)).padEnd(20, '-')}] ` : '';
+  const eta = total && rate > 0 ? `  ETA ${Math.max(0, Math.round((total - done) / rate))}s` : '';
+  io.progress(`${bar}${done}${total ? `/${total}` : ''} items  ${Math.round(rate)} items/s${eta}`);
+}
+
+function progressLine(io: Io, unit: string): (p: { records: number }) => void {
+  const started = Date.now();
+  return (p) => {
+    const now = Date.now();
+    if (!io.progress || now - lastProgress < 200) return;
+    lastProgress = now;
+    io.progress(`${p.records} ${unit}  ${Math.round(p.records / Math.max(0.001, (now - started) / 1000))}/s`);
+  };
 }
 
 const OPTIONS = {
@@ -47,6 +105,10 @@ const OPTIONS = {
   'expected-version': { type: 'string' },
   actor: { type: 'string' },
   reason: { type: 'string' },
+  key: { type: 'string' },
+  segments: { type: 'string' },
+  'max-writes-per-second': { type: 'string' },
+  checkpoint: { type: 'string' },
 } as const;
 
 const ALLOWED: Record<string, { args: number; options: string[] }> = {
@@ -55,6 +117,9 @@ const ALLOWED: Record<string, { args: number; options: string[] }> = {
   'as-of': { args: 2, options: [] },
   diff: { args: 3, options: [] },
   rollback: { args: 2, options: ['expected-version', 'actor', 'reason', 'dry-run'] },
+  verify: { args: 0, options: ['key', 'segments'] },
+  backfill: { args: 0, options: ['segments', 'max-writes-per-second', 'checkpoint'] },
+  repair: { args: 0, options: ['key', 'dry-run'] },
 };
 
 function int(value: string | undefined, name: string, min = 1): number | undefined {
@@ -148,10 +213,101 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const config = loadConfig(io.env);
     const client = createDynamoClient();
     const reader = new HistoryReader({ client, config, cursorSecret: io.env.CURSOR_SECRET });
-    const itemKey = reader.checkItemKey(args[0]);
     const print = (data: unknown, human: () => string) =>
       io.out(json ? JSON.stringify(data, null, 2) : human());
 
+    switch (command) {
+      case 'verify': {
+        const verifier = new Verifier({ client, config });
+        const key = values.key === undefined ? undefined : reader.checkItemKey(values.key);
+        const report = key
+          ? await verifier.verifyItem(key)
+          : await verifier.verifyAll({
+              segments: int(values.segments, '--segments'),
+              onProgress: progressLine(io, 'records read'),
+            });
+        print(report, () => {
+          const lines = [
+            `verified ${report.items} item(s), ${report.records} record(s): ${report.findings.length} finding(s)`,
+          ];
+          if (report.findings.length > 0) {
+            lines.push(
+              table([
+                ['ITEM', 'VERSION', 'FINDING', 'DETAIL'],
+                ...report.findings.map((f) => [
+                  f.itemKey,
+                  f.version === undefined ? '' : String(f.version),
+                  f.kind,
+                  f.message,
+                ]),
+              ]),
+            );
+          }
+          lines.push(`digest ${report.digest}`);
+          return lines.join('\n');
+        });
+        return report.findings.length > 0 ? EXIT.findings : EXIT.ok;
+      }
+      case 'backfill': {
+        const abort = new AbortController();
+        const stop = () => abort.abort();
+        process.once('SIGINT', stop);
+        const started = Date.now();
+        const total = await itemCount(client, config.latestTableName);
+        try {
+          const result = await backfill(client, config, {
+            segments: int(values.segments, '--segments'),
+            maxWritesPerSecond: int(values['max-writes-per-second'], '--max-writes-per-second'),
+            checkpoint: fileCheckpoint(
+              values.checkpoint ?? `backfill-${config.latestTableName}.checkpoint.json`,
+            ),
+            onProgress: (p) => progressBar(io, p.scanned, total, started),
+            signal: abort.signal,
+          });
+          if (!json && io.progress) io.err('');
+          const interrupted = abort.signal.aborted;
+          print(
+            { ...result, interrupted },
+            () =>
+              `${interrupted ? 'interrupted; run again to resume: ' : ''}scanned ${result.scanned}, recorded ${result.written}, skipped ${result.skipped} (already in history)`,
+          );
+          return interrupted ? EXIT.error : EXIT.ok;
+        } finally {
+          process.off('SIGINT', stop);
+        }
+      }
+      case 'repair': {
+        const key = values.key === undefined ? undefined : reader.checkItemKey(values.key);
+        const report = await new Repairer({ client, config }).repair({
+          dryRun: values['dry-run'] ?? false,
+          ...(key ? { itemKey: key } : {}),
+        });
+        print(report, () => {
+          const lines = [`${values['dry-run'] ? 'would take' : 'took'} ${report.actions.length} action(s)`];
+          if (report.actions.length > 0) {
+            lines.push(
+              table([
+                ['ACTION', 'ITEM', 'OUTCOME', 'DETAIL'],
+                ...report.actions.map((a) => [a.kind, a.itemKey ?? a.failureId ?? '', a.outcome, a.detail]),
+              ]),
+            );
+          }
+          if (report.unrepairable.length > 0) {
+            lines.push(
+              `${report.unrepairable.length} finding(s) repair does not touch (history is never rewritten):`,
+            );
+            lines.push(
+              table(report.unrepairable.map((f) => [f.itemKey, String(f.version ?? ''), f.kind, f.message])),
+            );
+          }
+          return lines.join('\n');
+        });
+        return report.unrepairable.length > 0 || report.actions.some((a) => a.outcome === 'still-failing')
+          ? EXIT.findings
+          : EXIT.ok;
+      }
+    }
+    const itemKey = reader.checkItemKey(args[0]);
     switch (command) {
       case 'versions': {
         const order = values.order ?? 'asc';

@@ -105,6 +105,8 @@ async function main(): Promise<void> {
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY || 'local',
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       KEY_ATTRIBUTES: keyAttributes,
+      // DynamoDB Local dates stream records to the minute (AWS: to the second).
+      STREAM_TIME_RESOLUTION_SECONDS: process.env.STREAM_TIME_RESOLUTION_SECONDS || '60',
       HTTP_PORT: String(httpPort),
       LAMBDA_PORT: String(lambdaPort),
       SLS_TELEMETRY_DISABLED: '1',

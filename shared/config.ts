@@ -22,6 +22,11 @@ export interface HistoryConfig {
   attributes: ManagedAttributes;
   /** Attribute of the latest item naming who changed it; copied to history as `actor`. */
   actorAttribute: string;
+  /**
+   * How coarsely the stream dates records: AWS rounds ApproximateCreationDateTime
+   * down to the second, DynamoDB Local to the minute. Backfill ordering relies on it.
+   */
+  streamTimeResolutionMs: number;
 }
 
 const NAME = /^[^\s,:]{1,255}$/;
@@ -61,6 +66,16 @@ function name(env: NodeJS.ProcessEnv, variable: string, fallback?: string): stri
   return value;
 }
 
+function resolution(value: string | undefined): number {
+  const seconds = Number(value?.trim() || '1');
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
+    throw new ConfigurationError(
+      `STREAM_TIME_RESOLUTION_SECONDS must be an integer from 1 to 3600, got "${value}"`,
+    );
+  }
+  return seconds * 1000;
+}
+
 /**
  * Reads and checks the configuration once, at cold start. Table names default
  * to the local `dev` stage names, so a bare `npm start` and the CLI agree.
@@ -80,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HistoryConfig 
       context: name(env, 'HISTORY_CONTEXT_ATTRIBUTE', 'historyContext'),
     },
     actorAttribute: '',
+    streamTimeResolutionMs: resolution(env.STREAM_TIME_RESOLUTION_SECONDS),
   };
   config.actorAttribute = name(env, 'ACTOR_ATTRIBUTE', config.attributes.modifiedBy);
   const managed = Object.values(config.attributes);

@@ -9,12 +9,17 @@ import type { StreamChange } from './stream-record';
 import type { AttributeMap, HistoryRecord, Operation, Source } from './types';
 import { fromWireMap } from './wire';
 
+/** eventId of a backfill record whose version was assigned (the item had none of its own). */
+export const BACKFILL_ASSIGNED_VERSION = 'backfill:assigned';
+
 /** What the builder needs to know of an item's newest history record. */
 export interface ChainHead {
   versionNumber: number;
   hash: string;
   sequenceNumber: string | undefined;
   eventId: string | undefined;
+  /** Set when the head is a backfill snapshot: what the stream writer needs to recognise changes it covers. */
+  backfill?: { recordedAtMs: number; imageJson: string; ownVersion: boolean };
 }
 
 /** `recordedAt#version`: the LSI sort key, unique per item even when stream timestamps tie. */
@@ -201,10 +206,43 @@ export function fromHistoryItem(item: AttributeMap): HistoryRecord {
 
 /** The chain head a record leaves behind. */
 export function headOf(record: HistoryRecord): ChainHead {
-  return {
+  const head: ChainHead = {
     versionNumber: record.versionNumber,
     hash: record.hash,
     sequenceNumber: record.sequenceNumber,
     eventId: record.eventId,
   };
+  if (record.source === 'backfill') {
+    head.backfill = {
+      recordedAtMs: Date.parse(record.recordedAt),
+      imageJson: canonicalItemJson(record.image ?? {}),
+      // The eventId says whether the version was the item's own or assigned (v1 for unversioned items).
+      ownVersion: record.eventId !== BACKFILL_ASSIGNED_VERSION,
+    };
+  }
+  return head;
+}
+
+/**
+ * Whether a stream change is already covered by a backfill snapshot at the
+ * head of the item's history, so recording it would duplicate or reorder it:
+ * its own version is not above the snapshot's, or (without a usable version)
+ * its image is the snapshot's, or it happened a full stream-time step before the
+ * snapshot (stream times are rounded down: to the second in AWS, to the minute in
+ * DynamoDB Local). A delete is never covered.
+ */
+export function coveredByBackfill(
+  change: StreamChange,
+  head: ChainHead | undefined,
+  config: HistoryConfig,
+): boolean {
+  if (!head?.backfill || change.op === 'REMOVE') return false;
+  const declared = declaredVersionOf(change.newImage, config.attributes.version).usable;
+  // Versions compare only against a version the item itself had: an assigned v1 says nothing of order.
+  if (declared !== undefined && head.backfill.ownVersion) return declared <= head.versionNumber;
+  const image = stripAttribute(change.newImage ?? {}, config.attributes.context);
+  return (
+    canonicalItemJson(image) === head.backfill.imageJson ||
+    change.createdAtMs + config.streamTimeResolutionMs <= head.backfill.recordedAtMs
+  );
 }

@@ -9,7 +9,14 @@ import { mapLimit } from './concurrency';
 import type { HistoryConfig } from './config';
 import { type HistoryError, IntegrityError, isPermanent, MalformedRecordError } from './errors';
 import { parkFailure } from './failures';
-import { buildHistoryRecord, type ChainHead, fromHistoryItem, headOf, toHistoryItem } from './history-record';
+import {
+  buildHistoryRecord,
+  type ChainHead,
+  coveredByBackfill,
+  fromHistoryItem,
+  headOf,
+  toHistoryItem,
+} from './history-record';
 import type { Logger } from './logger';
 import { silentLogger } from './logger';
 import {
@@ -180,6 +187,11 @@ export class HistoryWriter {
         this.logger.info('duplicate skipped', log);
         continue;
       }
+      if (coveredByBackfill(change, head, this.config)) {
+        stats.duplicates++;
+        this.logger.info('covered by the backfill snapshot; skipped', log);
+        continue;
+      }
       try {
         const outcome = await this.append(change, head);
         head = outcome.head;
@@ -221,6 +233,13 @@ export class HistoryWriter {
         // The same event already holds this version: an earlier delivery of this record got through.
         if (existing && existing.eventId?.S === change.eventId) {
           return { head: headOf(fromHistoryItem(existing)), duplicate: true };
+        }
+        // A backfill snapshot landed between reading the head and this put: chain onto it
+        // (once) rather than park a perfectly good change.
+        if (existing?.source?.S === 'backfill' && !head?.backfill) {
+          const snapshot = headOf(fromHistoryItem(existing));
+          if (coveredByBackfill(change, snapshot, this.config)) return { head: snapshot, duplicate: true };
+          return this.append(change, snapshot);
         }
         throw new IntegrityError(
           `history of ${change.itemKey} already holds ${record.version} from another event (${existing?.eventId?.S ?? 'unknown'})`,

@@ -50,6 +50,8 @@ export async function createTestTables(
     HISTORY_TABLE_NAME: tables.history,
     FAILURES_TABLE_NAME: tables.failures,
     KEY_ATTRIBUTES: keyAttributes,
+    // DynamoDB Local dates stream records to the minute.
+    STREAM_TIME_RESOLUTION_SECONDS: '60',
   });
   return { tables, config };
 }
