@@ -211,18 +211,14 @@ export class HistoryReader {
     const names: Record<string, string> = { '#k': 'itemKey' };
     const values: QueryCommandInput['ExpressionAttributeValues'] = { ':k': { S: itemKey } };
     let condition = '#k = :k';
-    // DynamoDB rejects unused placeholder names: #v only when a range is asked for.
-    if (from !== undefined || to !== undefined) names['#v'] = 'version';
-    if (from !== undefined && to !== undefined) {
+    // The lower bound is always set: it also keeps the chain marker (which sorts before v0000) out.
+    names['#v'] = 'version';
+    values[':from'] = { S: encodeVersion(from ?? 0) };
+    if (to !== undefined) {
       condition += ' AND #v BETWEEN :from AND :to';
-      values[':from'] = { S: encodeVersion(from) };
       values[':to'] = { S: encodeVersion(to) };
-    } else if (from !== undefined) {
+    } else {
       condition += ' AND #v >= :from';
-      values[':from'] = { S: encodeVersion(from) };
-    } else if (to !== undefined) {
-      condition += ' AND #v <= :to';
-      values[':to'] = { S: encodeVersion(to) };
     }
     const start =
       options.cursor === undefined

@@ -1,11 +1,11 @@
-import { type DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { isConditionalCheckFailed } from './aws-errors';
+import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { chainHash } from './canonical';
 import { mapLimit, sleep } from './concurrency';
 import type { HistoryConfig } from './config';
 import { GENESIS_HASH } from './constants';
+import { putHistoryItem } from './history-put';
 import { BACKFILL_ASSIGNED_VERSION, timeKeyOf, toHistoryItem } from './history-record';
-import { buildHistoryPut, readChainHead } from './history-writer';
+import { readChainHead } from './history-writer';
 import { encodeItemKey, encodeVersion, keyOf } from './keys';
 import type { AttributeMap, HistoryRecord } from './types';
 
@@ -20,12 +20,6 @@ export interface BackfillProgress {
   scanned: number;
   written: number;
   skipped: number;
-  /**
-   * Snapshots the stream raced: its first record of the item landed between the
-   * backfill's head check and its put. `verify` shows such an item as
-   * `chain.broken`; see the README's backfill section.
-   */
-  raced: number;
 }
 
 export interface BackfillOptions {
@@ -109,7 +103,7 @@ export async function backfill(
       : { table: config.latestTableName, segments, positions: {} };
   const limiter = new RateLimiter(options.maxWritesPerSecond);
   const clock = options.clock ?? (() => new Date());
-  const progress: BackfillProgress = { scanned: 0, written: 0, skipped: 0, raced: 0 };
+  const progress: BackfillProgress = { scanned: 0, written: 0, skipped: 0 };
 
   await mapLimit(
     Array.from({ length: segments }, (_, i) => i),
@@ -142,15 +136,10 @@ export async function backfill(
             continue;
           }
           await limiter.acquire();
-          try {
-            await client.send(
-              new PutItemCommand(buildHistoryPut(config.historyTableName, toHistoryItem(record))),
-            );
-            progress.written++;
-          } catch (error) {
-            if (!isConditionalCheckFailed(error)) throw error;
-            progress.skipped++; // the stream recorded it first
-          }
+          // Always a chain start: written with the chain marker, so it cannot race the stream's first record.
+          const outcome = await putHistoryItem(client, config.historyTableName, toHistoryItem(record), true);
+          if (outcome.ok) progress.written++;
+          else progress.skipped++; // the stream started this item's chain first
         }
         start = page.LastEvaluatedKey;
         checkpoint.positions[segment] = start ? { lastKey: start } : { done: true };

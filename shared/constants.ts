@@ -16,3 +16,11 @@ export const BY_TIME_INDEX = 'byTime';
 
 /** `userIdentity` DynamoDB puts on stream records of TTL deletions. */
 export const TTL_PRINCIPAL = 'dynamodb.amazonaws.com';
+
+/**
+ * Sort key of the marker item that every chain's first record is written with,
+ * in one transaction conditional on the marker's absence: two writers (the
+ * stream and backfill) can never both start an item's chain. `!` sorts before
+ * every version key; the marker has no `timeKey`, so the time index never sees it.
+ */
+export const CHAIN_MARKER = '!chain';

@@ -1,14 +1,10 @@
-import {
-  type DynamoDBClient,
-  PutItemCommand,
-  type PutItemCommandInput,
-  QueryCommand,
-} from '@aws-sdk/client-dynamodb';
-import { conditionFailureItem, isAwsValidation, isConditionalCheckFailed } from './aws-errors';
+import { type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { isAwsValidation } from './aws-errors';
 import { mapLimit } from './concurrency';
 import type { HistoryConfig } from './config';
 import { type HistoryError, IntegrityError, isPermanent, MalformedRecordError } from './errors';
 import { parkFailure } from './failures';
+import { isRecordItem, type PutOutcome, putHistoryItem } from './history-put';
 import {
   buildHistoryRecord,
   type ChainHead,
@@ -25,7 +21,6 @@ import {
   rawSequenceNumber,
   type StreamChange,
 } from './stream-record';
-import type { AttributeMap } from './types';
 
 export interface BatchItemFailure {
   itemIdentifier: string;
@@ -77,18 +72,7 @@ export async function readChainHead(
     }),
   );
   const item = out.Items?.[0];
-  return item ? headOf(fromHistoryItem(item)) : undefined;
-}
-
-/** The conditional put of one history record: it only ever creates, never overwrites. */
-export function buildHistoryPut(historyTable: string, item: AttributeMap): PutItemCommandInput {
-  return {
-    TableName: historyTable,
-    Item: item,
-    ConditionExpression: 'attribute_not_exists(#v)',
-    ExpressionAttributeNames: { '#v': 'version' },
-    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-  };
+  return item && isRecordItem(item) ? headOf(fromHistoryItem(item)) : undefined;
 }
 
 /**
@@ -221,32 +205,18 @@ export class HistoryWriter {
   private async append(
     change: StreamChange,
     head: ChainHead | undefined,
+    attempt = 0,
   ): Promise<{ head: ChainHead; duplicate: boolean }> {
     const record = buildHistoryRecord(change, head, this.config);
-    const item = toHistoryItem(record);
+    let outcome: PutOutcome;
     try {
-      await this.client.send(new PutItemCommand(buildHistoryPut(this.config.historyTableName, item)));
-      return { head: headOf(record), duplicate: false };
+      outcome = await putHistoryItem(
+        this.client,
+        this.config.historyTableName,
+        toHistoryItem(record),
+        head === undefined,
+      );
     } catch (error) {
-      if (isConditionalCheckFailed(error)) {
-        const existing = conditionFailureItem(error);
-        // The same event already holds this version: an earlier delivery of this record got through.
-        if (existing && existing.eventId?.S === change.eventId) {
-          return { head: headOf(fromHistoryItem(existing)), duplicate: true };
-        }
-        // A backfill snapshot landed between reading the head and this put: chain onto it
-        // (once) rather than park a perfectly good change.
-        if (existing?.source?.S === 'backfill' && !head?.backfill) {
-          const snapshot = headOf(fromHistoryItem(existing));
-          if (coveredByBackfill(change, snapshot, this.config)) return { head: snapshot, duplicate: true };
-          return this.append(change, snapshot);
-        }
-        throw new IntegrityError(
-          `history of ${change.itemKey} already holds ${record.version} from another event (${existing?.eventId?.S ?? 'unknown'})`,
-          { itemKey: change.itemKey, version: record.versionNumber, eventId: change.eventId },
-          { cause: error },
-        );
-      }
       if (isAwsValidation(error)) {
         throw new MalformedRecordError(
           `DynamoDB rejected the history item: ${(error as Error).message}`,
@@ -256,6 +226,30 @@ export class HistoryWriter {
       }
       throw error;
     }
+    if (outcome.ok) return { head: headOf(record), duplicate: false };
+
+    if (outcome.reason === 'version-taken' && outcome.existing?.eventId?.S === change.eventId) {
+      // The same event already holds this version: an earlier delivery of this record got through.
+      return { head: headOf(fromHistoryItem(outcome.existing)), duplicate: true };
+    }
+    // Someone else (backfill, repair, a concurrent delivery) started or extended the chain since the
+    // head was read: read it again and chain onto it. Bounded: the head only moves forward.
+    if (attempt < 3 && (outcome.reason === 'chain-started' || outcome.existing?.source?.S !== 'app')) {
+      const fresh = await readChainHead(this.client, this.config.historyTableName, change.itemKey);
+      if (
+        fresh?.sequenceNumber !== undefined &&
+        compareSequenceNumbers(change.sequenceNumber, fresh.sequenceNumber) <= 0
+      ) {
+        return { head: fresh, duplicate: true };
+      }
+      if (coveredByBackfill(change, fresh, this.config)) return { head: fresh as ChainHead, duplicate: true };
+      return this.append(change, fresh, attempt + 1);
+    }
+    const existing = outcome.reason === 'version-taken' ? outcome.existing : undefined;
+    throw new IntegrityError(
+      `history of ${change.itemKey} already holds ${record.version} from another event (${existing?.eventId?.S ?? 'unknown'})`,
+      { itemKey: change.itemKey, version: record.versionNumber, eventId: change.eventId },
+    );
   }
 
   /**

@@ -1,7 +1,6 @@
 import {
   type DynamoDBClient,
   GetItemCommand,
-  PutItemCommand,
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
@@ -9,8 +8,9 @@ import { chainHash, changedAttributes } from './canonical';
 import type { HistoryConfig } from './config';
 import { GENESIS_HASH } from './constants';
 import { readParkedRecord } from './failures';
+import { putHistoryItem } from './history-put';
 import { fromHistoryItem, timeKeyOf, toHistoryItem } from './history-record';
-import { buildHistoryPut, HistoryWriter, readChainHead } from './history-writer';
+import { HistoryWriter, readChainHead } from './history-writer';
 import { decodeItemKey, encodeVersion } from './keys';
 import type { AttributeMap, HistoryRecord } from './types';
 import { type Finding, Verifier } from './verify';
@@ -167,7 +167,20 @@ export class Repairer {
       hash: chainHash({ itemKey, versionNumber, op, image, recordedAt, prevHash }),
     };
     if (image) record.image = image;
-    await client.send(new PutItemCommand(buildHistoryPut(config.historyTableName, toHistoryItem(record))));
+    const outcome = await putHistoryItem(
+      client,
+      config.historyTableName,
+      toHistoryItem(record),
+      head === undefined,
+    );
+    if (!outcome.ok) {
+      return {
+        kind: 'record-current',
+        itemKey,
+        outcome: 'still-failing',
+        detail: 'history moved while repairing; run repair again',
+      };
+    }
     return {
       kind: 'record-current',
       itemKey,

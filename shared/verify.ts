@@ -4,6 +4,7 @@ import { canonicalItemJson, chainHash } from './canonical';
 import { mapLimit } from './concurrency';
 import type { HistoryConfig } from './config';
 import { GENESIS_HASH } from './constants';
+import { isRecordItem } from './history-put';
 import { fromHistoryItem, timeKeyOf } from './history-record';
 import { decodeItemKey, encodeItemKey, keyOf } from './keys';
 import type { AttributeMap, HistoryRecord } from './types';
@@ -193,7 +194,7 @@ export class Verifier {
           ConsistentRead: true,
         }),
       );
-      records.push(...(out.Items ?? []).map(fromHistoryItem));
+      records.push(...(out.Items ?? []).filter(isRecordItem).map(fromHistoryItem));
       start = out.LastEvaluatedKey;
     } while (start);
     return records;
@@ -270,6 +271,7 @@ export class Verifier {
             }),
           );
           for (const item of out.Items ?? []) {
+            if (!isRecordItem(item)) continue;
             const itemKey = item.itemKey?.S ?? '?';
             try {
               const record = fromHistoryItem(item);

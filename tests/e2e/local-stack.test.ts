@@ -9,6 +9,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { isRecordItem } from '../../shared/history-put';
 import { fromHistoryItem } from '../../shared/history-record';
 import type { HistoryRecord } from '../../shared/types';
 import { chainProblems } from '../helpers/chain';
@@ -31,7 +32,7 @@ async function history(client: DynamoDBClient, itemKey: string): Promise<History
       ConsistentRead: true,
     }),
   );
-  return (out.Items ?? []).map(fromHistoryItem);
+  return (out.Items ?? []).filter(isRecordItem).map(fromHistoryItem);
 }
 
 const waitFor = (client: DynamoDBClient, itemKey: string, count: number) =>

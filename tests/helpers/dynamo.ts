@@ -8,6 +8,7 @@ import {
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { ensureTables, type TableSet } from '../../local/tables';
 import { type HistoryConfig, loadConfig } from '../../shared/config';
+import { isRecordItem } from '../../shared/history-put';
 import { fromHistoryItem } from '../../shared/history-record';
 import type { HistoryRecord } from '../../shared/types';
 
@@ -74,7 +75,7 @@ export async function readHistory(
         ConsistentRead: true,
       }),
     );
-    records.push(...(out.Items ?? []).map(fromHistoryItem));
+    records.push(...(out.Items ?? []).filter(isRecordItem).map(fromHistoryItem));
     start = out.LastEvaluatedKey;
   } while (start);
   return records;

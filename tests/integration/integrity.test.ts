@@ -9,10 +9,13 @@ import {
   UpdateTableCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { TableSet } from '../../local/tables';
-import { backfill } from '../../shared/backfill';
+import { backfill, buildBackfillRecord } from '../../shared/backfill';
 import { mapLimit } from '../../shared/concurrency';
 import type { HistoryConfig } from '../../shared/config';
 import { parkFailure } from '../../shared/failures';
+import { putHistoryItem } from '../../shared/history-put';
+import { toHistoryItem } from '../../shared/history-record';
+import { HistoryWriter } from '../../shared/history-writer';
 import { encodeVersion } from '../../shared/keys';
 import { Repairer } from '../../shared/repair';
 import { Verifier } from '../../shared/verify';
@@ -96,7 +99,6 @@ describe('backfill (DynamoDB Local)', () => {
       await writes;
       expect(first.scanned).toBeGreaterThanOrEqual(ITEMS);
       expect(first.written + first.skipped).toBe(first.scanned);
-      expect(first.raced).toBe(0);
       expect(progress.length).toBeGreaterThan(1);
 
       // Let the stream catch up, then the whole table must verify clean.
@@ -304,5 +306,58 @@ describe('verify finds every kind of tampering; repair fixes what it may', () =>
     );
     const again = await new Repairer({ client, config }).repair();
     expect(again.actions.filter((a) => a.kind === 'redrive')).toEqual([]);
+  });
+});
+
+describe('chain starts cannot race', () => {
+  it('a stream change that read an empty head chains onto a snapshot that landed meanwhile', async () => {
+    const { tables, config } = await createTestTables(client);
+    const raced = testClient();
+    let injected = false;
+    // Right after the writer reads the (empty) head of `race`, a backfill snapshot of it lands.
+    raced.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        const input = args.input as {
+          KeyConditionExpression?: string;
+          ExpressionAttributeValues?: Record<string, { S?: string }>;
+        };
+        if (
+          !injected &&
+          context.commandName === 'QueryCommand' &&
+          input.ExpressionAttributeValues?.[':k']?.S === 'race'
+        ) {
+          injected = true;
+          const snapshot = buildBackfillRecord(
+            { id: { S: 'race' }, version: { N: '3' } },
+            config,
+            '2026-01-01T00:00:00.000Z',
+          );
+          expect((await putHistoryItem(client, tables.history, toHistoryItem(snapshot), true)).ok).toBe(true);
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'landSnapshot' },
+    );
+    const change = streamRecord({
+      op: 'MODIFY',
+      keys: { id: S('race') },
+      newImage: { id: S('race'), version: N(4) },
+    });
+    const result = await new HistoryWriter({ client: raced, config }).recordBatch([change]);
+    expect(injected).toBe(true);
+    expect(result).toMatchObject({ batchItemFailures: [], stats: { recorded: 1, parked: 0 } });
+    const records = await readHistory(client, tables.history, 'race');
+    expect(records.map((r) => [r.versionNumber, r.source])).toEqual([
+      [3, 'backfill'],
+      [4, 'app'],
+    ]);
+    expect(records[1]?.prevHash).toBe(records[0]?.hash);
+    expect(
+      (await new Verifier({ client, config }).verifyItem('race')).findings.filter((f) =>
+        f.kind.startsWith('chain'),
+      ),
+    ).toEqual([]);
+    raced.destroy();
   });
 });

@@ -1,0 +1,80 @@
+import { type DynamoDBClient, PutItemCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+import { awsErrorName, conditionFailureItem, isConditionalCheckFailed } from './aws-errors';
+import { CHAIN_MARKER } from './constants';
+import type { AttributeMap } from './types';
+
+export type PutOutcome =
+  | { ok: true }
+  /** The slot is taken; `existing` is what holds it (when DynamoDB returned it). */
+  | { ok: false; reason: 'version-taken'; existing: AttributeMap | undefined }
+  /** Another writer started this item's chain first: re-read the head. */
+  | { ok: false; reason: 'chain-started' };
+
+const condition = {
+  ConditionExpression: 'attribute_not_exists(#v)',
+  ExpressionAttributeNames: { '#v': 'version' },
+};
+
+/**
+ * Appends one history item: a conditional put that never overwrites. The first
+ * record of a chain (`genesis`) is written together with the chain marker in
+ * one transaction, so only one writer can ever start an item's chain.
+ */
+export async function putHistoryItem(
+  client: DynamoDBClient,
+  table: string,
+  item: AttributeMap,
+  genesis: boolean,
+): Promise<PutOutcome> {
+  if (!genesis) {
+    try {
+      await client.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: item,
+          ...condition,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { ok: true };
+    } catch (error) {
+      if (isConditionalCheckFailed(error))
+        return { ok: false, reason: 'version-taken', existing: conditionFailureItem(error) };
+      throw error;
+    }
+  }
+  const marker: AttributeMap = {
+    itemKey: item.itemKey as AttributeMap[string],
+    version: { S: CHAIN_MARKER },
+    startedBy: item.eventId ?? { S: 'unknown' },
+  };
+  try {
+    await client.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: table,
+              Item: item,
+              ...condition,
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            },
+          },
+          { Put: { TableName: table, Item: marker, ...condition } },
+        ],
+      }),
+    );
+    return { ok: true };
+  } catch (error) {
+    if (awsErrorName(error) !== 'TransactionCanceledException') throw error;
+    const reasons =
+      (error as { CancellationReasons?: { Code?: string; Item?: AttributeMap }[] }).CancellationReasons ?? [];
+    if (reasons[0]?.Code === 'ConditionalCheckFailed')
+      return { ok: false, reason: 'version-taken', existing: reasons[0].Item };
+    if (reasons[1]?.Code === 'ConditionalCheckFailed') return { ok: false, reason: 'chain-started' };
+    throw error;
+  }
+}
+
+/** History items that are records (not the chain marker). */
+export const isRecordItem = (item: AttributeMap): boolean => item.version?.S !== CHAIN_MARKER;
