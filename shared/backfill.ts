@@ -5,7 +5,6 @@ import type { HistoryConfig } from './config';
 import { GENESIS_HASH } from './constants';
 import { putHistoryItem } from './history-put';
 import { BACKFILL_ASSIGNED_VERSION, timeKeyOf, toHistoryItem } from './history-record';
-import { readChainHead } from './history-writer';
 import { encodeItemKey, encodeVersion, keyOf } from './keys';
 import type { AttributeMap, HistoryRecord } from './types';
 
@@ -83,10 +82,11 @@ export function buildBackfillRecord(
  * tables that held data before their stream existed.
  *
  * Safe while live writes flow, by these rules:
- * - only items with no history at all are backfilled: any history means the
- *   stream already covers the item;
- * - the put is conditional (`attribute_not_exists(version)`), so a record the
- *   stream wrote first is never overwritten, and a second run adds nothing;
+ * - only items with no history at all are backfilled (any history means the
+ *   stream already covers the item): the snapshot is written with the item's
+ *   chain marker, in one transaction conditional on the marker's absence, so a
+ *   record the stream wrote first is never overwritten, the two never start two
+ *   chains, and a second run adds nothing;
  * - `writeHistory` skips stream changes the snapshot already covers (see
  *   `coveredByBackfill`), so a change in flight during the scan is not recorded twice.
  */
@@ -131,12 +131,9 @@ export async function backfill(
         for (const item of page.Items ?? []) {
           progress.scanned++;
           const record = buildBackfillRecord(item, config, snapshotAt);
-          if (await readChainHead(client, config.historyTableName, record.itemKey)) {
-            progress.skipped++;
-            continue;
-          }
           await limiter.acquire();
-          // Always a chain start: written with the chain marker, so it cannot race the stream's first record.
+          // Always a chain start, written with the chain marker: an item that has any history already
+          // has a marker, so this one conditional transaction both checks and writes.
           const outcome = await putHistoryItem(client, config.historyTableName, toHistoryItem(record), true);
           if (outcome.ok) progress.written++;
           else progress.skipped++; // the stream started this item's chain first

@@ -158,6 +158,60 @@ export function checkLatest(
   return [];
 }
 
+/** Every history record of one item, oldest first (the chain marker left out). */
+export async function readItemHistory(
+  client: DynamoDBClient,
+  historyTable: string,
+  itemKey: string,
+): Promise<HistoryRecord[]> {
+  const records: HistoryRecord[] = [];
+  let start: AttributeMap | undefined;
+  do {
+    const out = await client.send(
+      new QueryCommand({
+        TableName: historyTable,
+        KeyConditionExpression: '#k = :k',
+        ExpressionAttributeNames: { '#k': 'itemKey' },
+        ExpressionAttributeValues: { ':k': { S: itemKey } },
+        ExclusiveStartKey: start,
+        ConsistentRead: true,
+      }),
+    );
+    records.push(...(out.Items ?? []).filter(isRecordItem).map(fromHistoryItem));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return records;
+}
+
+/** A strongly consistent Scan in `segments` parallel segments, page by page. */
+async function parallelScan(
+  client: DynamoDBClient,
+  table: string,
+  segments: number,
+  onPage: (items: AttributeMap[]) => void,
+): Promise<void> {
+  await mapLimit(
+    Array.from({ length: segments }, (_, i) => i),
+    segments,
+    async (segment) => {
+      let start: AttributeMap | undefined;
+      do {
+        const out = await client.send(
+          new ScanCommand({
+            TableName: table,
+            Segment: segment,
+            TotalSegments: segments,
+            ExclusiveStartKey: start,
+            ConsistentRead: true,
+          }),
+        );
+        onPage(out.Items ?? []);
+        start = out.LastEvaluatedKey;
+      } while (start);
+    },
+  );
+}
+
 /** The digest of a set of chain heads: SHA-256 over `itemKey\tversion\thash` lines, sorted by item key. */
 export function digestOf(heads: ChainHeadSummary[]): string {
   const hash = createHash('sha256');
@@ -180,24 +234,8 @@ export interface VerifyOptions {
 export class Verifier {
   constructor(private readonly options: { client: DynamoDBClient; config: HistoryConfig }) {}
 
-  private async itemHistory(itemKey: string): Promise<HistoryRecord[]> {
-    const records: HistoryRecord[] = [];
-    let start: AttributeMap | undefined;
-    do {
-      const out = await this.options.client.send(
-        new QueryCommand({
-          TableName: this.options.config.historyTableName,
-          KeyConditionExpression: '#k = :k',
-          ExpressionAttributeNames: { '#k': 'itemKey' },
-          ExpressionAttributeValues: { ':k': { S: itemKey } },
-          ExclusiveStartKey: start,
-          ConsistentRead: true,
-        }),
-      );
-      records.push(...(out.Items ?? []).filter(isRecordItem).map(fromHistoryItem));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return records;
+  private itemHistory(itemKey: string): Promise<HistoryRecord[]> {
+    return readItemHistory(this.options.client, this.options.config.historyTableName, itemKey);
   }
 
   private async latestItem(itemKey: string): Promise<AttributeMap | undefined> {
@@ -255,71 +293,34 @@ export class Verifier {
     const byItem = new Map<string, HistoryRecord[]>();
     const extra: Finding[] = [];
     let scanned = 0;
-    await mapLimit(
-      Array.from({ length: segments }, (_, i) => i),
-      segments,
-      async (segment) => {
-        let start: AttributeMap | undefined;
-        do {
-          const out = await this.options.client.send(
-            new ScanCommand({
-              TableName: this.options.config.historyTableName,
-              Segment: segment,
-              TotalSegments: segments,
-              ExclusiveStartKey: start,
-              ConsistentRead: true,
-            }),
-          );
-          for (const item of out.Items ?? []) {
-            if (!isRecordItem(item)) continue;
-            const itemKey = item.itemKey?.S ?? '?';
-            try {
-              const record = fromHistoryItem(item);
-              const list = byItem.get(itemKey);
-              if (list) list.push(record);
-              else byItem.set(itemKey, [record]);
-            } catch (error) {
-              extra.push({
-                itemKey,
-                kind: 'record.unreadable',
-                message: `unreadable history record ${item.version?.S ?? '?'}: ${String(error)}`,
-              });
-            }
-          }
-          scanned += out.Items?.length ?? 0;
-          options.onProgress?.({ records: scanned });
-          start = out.LastEvaluatedKey;
-        } while (start);
-      },
-    );
+    await parallelScan(this.options.client, this.options.config.historyTableName, segments, (items) => {
+      for (const item of items) {
+        if (!isRecordItem(item)) continue;
+        const itemKey = item.itemKey?.S ?? '?';
+        try {
+          const record = fromHistoryItem(item);
+          const list = byItem.get(itemKey);
+          if (list) list.push(record);
+          else byItem.set(itemKey, [record]);
+        } catch (error) {
+          extra.push({
+            itemKey,
+            kind: 'record.unreadable',
+            message: `unreadable history record ${item.version?.S ?? '?'}: ${String(error)}`,
+          });
+        }
+      }
+      scanned += items.length;
+      options.onProgress?.({ records: scanned });
+    });
     for (const list of byItem.values())
       list.sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
 
     const latest = new Map<string, AttributeMap | undefined>();
-    await mapLimit(
-      Array.from({ length: segments }, (_, i) => i),
-      segments,
-      async (segment) => {
-        let start: AttributeMap | undefined;
-        do {
-          const out = await this.options.client.send(
-            new ScanCommand({
-              TableName: this.options.config.latestTableName,
-              Segment: segment,
-              TotalSegments: segments,
-              ExclusiveStartKey: start,
-              ConsistentRead: true,
-            }),
-          );
-          for (const item of out.Items ?? [])
-            latest.set(
-              encodeItemKey(keyOf(item, this.options.config.keySchema), this.options.config.keySchema),
-              item,
-            );
-          start = out.LastEvaluatedKey;
-        } while (start);
-      },
-    );
+    const { keySchema } = this.options.config;
+    await parallelScan(this.options.client, this.options.config.latestTableName, segments, (items) => {
+      for (const item of items) latest.set(encodeItemKey(keyOf(item, keySchema), keySchema), item);
+    });
     // Items whose history exists but that are gone from the latest table: deleted.
     for (const itemKey of byItem.keys()) if (!latest.has(itemKey)) latest.set(itemKey, undefined);
     return this.report(byItem, latest, extra);

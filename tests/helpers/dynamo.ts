@@ -1,16 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type AttributeValue,
-  DynamoDBClient,
-  type DynamoDBClientConfig,
-  QueryCommand,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { ensureTables, type TableSet } from '../../local/tables';
 import { type HistoryConfig, loadConfig } from '../../shared/config';
-import { isRecordItem } from '../../shared/history-put';
-import { fromHistoryItem } from '../../shared/history-record';
-import type { HistoryRecord } from '../../shared/types';
+import { readItemHistory } from '../../shared/verify';
 
 /** Connected tests refuse to run without the DynamoDB Local the global setup starts. */
 export function testEndpoint(): string {
@@ -58,28 +51,7 @@ export async function createTestTables(
 }
 
 /** Every history record of an item, oldest first. */
-export async function readHistory(
-  client: DynamoDBClient,
-  historyTable: string,
-  itemKey: string,
-): Promise<HistoryRecord[]> {
-  const records: HistoryRecord[] = [];
-  let start: Record<string, AttributeValue> | undefined;
-  do {
-    const out = await client.send(
-      new QueryCommand({
-        TableName: historyTable,
-        KeyConditionExpression: 'itemKey = :k',
-        ExpressionAttributeValues: { ':k': { S: itemKey } },
-        ExclusiveStartKey: start,
-        ConsistentRead: true,
-      }),
-    );
-    records.push(...(out.Items ?? []).filter(isRecordItem).map(fromHistoryItem));
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return records;
-}
+export const readHistory = readItemHistory;
 
 /** Polls until `check` returns a value (not undefined) or the time is up. */
 export async function eventually<T>(
