@@ -5,16 +5,13 @@ import {
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { isRecordItem } from '../../shared/history-put';
-import { fromHistoryItem } from '../../shared/history-record';
 import type { HistoryRecord } from '../../shared/types';
 import { chainProblems } from '../helpers/chain';
 import { runCli } from '../helpers/cli';
-import { eventually } from '../helpers/dynamo';
+import { readHistory, waitForHistory } from '../helpers/dynamo';
 import { type Stack, startStack } from '../helpers/stack';
 import { N, S, streamRecord } from '../helpers/stream-records';
 
@@ -23,27 +20,12 @@ const credentials = { accessKeyId: 'someoneElse', secretAccessKey: 'x' };
 const HISTORY = 'dynamo-history-dev-history';
 const LATEST = 'dynamo-history-dev-latest';
 
-async function history(client: DynamoDBClient, itemKey: string): Promise<HistoryRecord[]> {
-  const out = await client.send(
-    new QueryCommand({
-      TableName: HISTORY,
-      KeyConditionExpression: 'itemKey = :k',
-      ExpressionAttributeValues: { ':k': { S: itemKey } },
-      ConsistentRead: true,
-    }),
-  );
-  return (out.Items ?? []).filter(isRecordItem).map(fromHistoryItem);
-}
+/** An item's history, read with any client (the shared reader: paged, consistent, marker left out). */
+const history = (client: DynamoDBClient, itemKey: string): Promise<HistoryRecord[]> =>
+  readHistory(client, HISTORY, itemKey);
 
 const waitFor = (client: DynamoDBClient, itemKey: string, count: number) =>
-  eventually(
-    async () => {
-      const r = await history(client, itemKey);
-      return r.length >= count ? r : undefined;
-    },
-    20_000,
-    `${count} versions of ${itemKey}`,
-  );
+  waitForHistory(client, HISTORY, itemKey, count);
 
 const portOpen = (url: string) =>
   new Promise<boolean>((done) => {

@@ -3,6 +3,7 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { ensureTables, type TableSet } from '../../local/tables';
 import { type HistoryConfig, loadConfig } from '../../shared/config';
+import type { HistoryRecord } from '../../shared/types';
 import { readItemHistory } from '../../shared/verify';
 
 /** Connected tests refuse to run without the DynamoDB Local the global setup starts. */
@@ -66,4 +67,22 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Waits until an item's history holds at least `count` versions; returns them, oldest first. */
+export function waitForHistory(
+  client: DynamoDBClient,
+  historyTable: string,
+  itemKey: string,
+  count: number,
+  timeoutMs = 20_000,
+): Promise<HistoryRecord[]> {
+  return eventually(
+    async () => {
+      const records = await readHistory(client, historyTable, itemKey);
+      return records.length >= count ? records : undefined;
+    },
+    timeoutMs,
+    `${count} versions of ${itemKey}`,
+  );
 }

@@ -16,7 +16,7 @@ import { HistoryWriter } from '../../shared/history-writer';
 import type { HistoryRecord } from '../../shared/types';
 import { retryOnConflict, VersionedTable } from '../../shared/versioned-table';
 import { chainProblems } from '../helpers/chain';
-import { createTestTables, eventually, readHistory, testClient } from '../helpers/dynamo';
+import { createTestTables, eventually, readHistory, testClient, waitForHistory } from '../helpers/dynamo';
 import { injectFault } from '../helpers/faults';
 import { startPipeline } from '../helpers/pipeline';
 
@@ -41,15 +41,7 @@ function exactlyOnce(records: HistoryRecord[], expected: number): string[] {
   return problems;
 }
 
-const waitForCount = (c: DynamoDBClient, table: string, itemKey: string, count: number, timeoutMs = 60_000) =>
-  eventually(
-    async () => {
-      const r = await readHistory(c, table, itemKey);
-      return r.length >= count ? r : undefined;
-    },
-    timeoutMs,
-    `${count} versions of ${itemKey}`,
-  );
+const waitForCount = waitForHistory;
 
 describe('fault injection (DynamoDB Local, real stream)', () => {
   it('R1: 16 writers × 50 conflicting read-modify-writes on one item: every write recorded once, none lost', async () => {

@@ -5,7 +5,7 @@ import type { HistoryConfig } from '../../shared/config';
 import { readParkedRecord } from '../../shared/failures';
 import { VersionedTable } from '../../shared/versioned-table';
 import { chainProblems } from '../helpers/chain';
-import { createTestTables, eventually, readHistory, testClient } from '../helpers/dynamo';
+import { createTestTables, eventually, readHistory, testClient, waitForHistory } from '../helpers/dynamo';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';
 
 const client = testClient();
@@ -31,14 +31,7 @@ afterAll(async () => {
 
 const historyOf = (itemKey: string) => readHistory(client, tables.history, itemKey);
 const waitForVersions = (itemKey: string, count: number) =>
-  eventually(
-    async () => {
-      const records = await historyOf(itemKey);
-      return records.length >= count ? records : undefined;
-    },
-    20_000,
-    `${count} versions of ${itemKey}`,
-  );
+  waitForHistory(client, tables.history, itemKey, count);
 
 describe('stream → event source mapping → history (DynamoDB Local)', () => {
   it('records library writes, plain SDK writes, deletes and re-creation, in order, chained', async () => {

@@ -11,7 +11,7 @@ import {
 import { RollbackService } from '../../shared/rollback';
 import { VersionedTable } from '../../shared/versioned-table';
 import { chainProblems } from '../helpers/chain';
-import { createTestTables, eventually, readHistory, testClient } from '../helpers/dynamo';
+import { createTestTables, readHistory, testClient, waitForHistory } from '../helpers/dynamo';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';
 
 const client = testClient();
@@ -38,15 +38,7 @@ afterAll(async () => {
 });
 
 const history = (id: string) => readHistory(client, tables.history, id);
-const waitForVersions = (id: string, count: number) =>
-  eventually(
-    async () => {
-      const r = await history(id);
-      return r.length >= count ? r : undefined;
-    },
-    20_000,
-    `${count} versions of ${id}`,
-  );
+const waitForVersions = (id: string, count: number) => waitForHistory(client, tables.history, id, count);
 const latest = async (id: string) => {
   const out = await client.send(
     new GetItemCommand({ TableName: tables.latest, Key: { id: { S: id } }, ConsistentRead: true }),
