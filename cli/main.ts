@@ -230,6 +230,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
           const lines = [
             `verified ${report.items} item(s), ${report.records} record(s): ${report.findings.length} finding(s)`,
           ];
+          if (report.truncated > 0)
+            lines.push(
+              `${report.truncated} chain(s) start at a retained anchor: older versions expired under the retention policy`,
+            );
           if (report.findings.length > 0) {
             lines.push(
               table([

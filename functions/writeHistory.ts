@@ -22,7 +22,7 @@ export const handler = async (event: unknown): Promise<DynamoDBBatchResponse> =>
     throw new MalformedRecordError('event has no Records array: not a DynamoDB stream event');
   const { batchItemFailures, stats } = await writer.recordBatch(records);
   process.stdout.write(
-    `${emfLine(dimensions, { Received: stats.received, Recorded: stats.recorded, DuplicatesSkipped: stats.duplicates, Parked: stats.parked, Retried: stats.retried })}\n`,
+    `${emfLine(dimensions, { Received: stats.received, Recorded: stats.recorded, DuplicatesSkipped: stats.duplicates, Parked: stats.parked, Retried: stats.retried, VersionsExpiring: stats.expiring })}\n`,
   );
   return { batchItemFailures };
 };

@@ -13,7 +13,7 @@ import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import mapping from '../resources/stream-mapping.json';
-import { parseKeyAttributes } from '../shared/config';
+import { parseKeyAttributes, parseRetention } from '../shared/config';
 import { createLogger } from '../shared/logger';
 import { assertPortFree, type DynamoLocal, LocalStackError, startDynamoLocal } from './dynamodb-local';
 import { EventSourceMapping, FileCheckpointStore, MemoryCheckpointStore } from './event-source-mapping';
@@ -61,6 +61,7 @@ async function main(): Promise<void> {
   const lambdaPort = port(process.env.LAMBDA_PORT, 3002, 'LAMBDA_PORT');
   const keyAttributes = process.env.KEY_ATTRIBUTES?.trim() || 'id';
   parseKeyAttributes(keyAttributes);
+  const retention = parseRetention(process.env);
   const region = process.env.AWS_REGION || 'us-east-1';
   const say = (line: string) => process.stdout.write(`[dynamo-history] ${line}\n`);
 
@@ -118,8 +119,14 @@ async function main(): Promise<void> {
       credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
     };
     const client = new DynamoDBClient(clientConfig);
-    const tables = await ensureTables(client, { service: SERVICE, stage, keyAttributes });
+    const tables = await ensureTables(client, {
+      service: SERVICE,
+      stage,
+      keyAttributes,
+      retention: !!retention,
+    });
     say(`tables: ${tables.latest} (key ${keyAttributes}), ${tables.history}, ${tables.failures}`);
+    if (retention) say(`retention: ${JSON.stringify(retention)} (history TTL attribute expiresAt)`);
 
     offline = spawn(
       join(ROOT, 'node_modules', '.bin', 'serverless'),

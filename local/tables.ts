@@ -4,6 +4,7 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceNotFoundException,
+  UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 // The same CloudFormation definitions serverless.yml deploys: one source of truth.
@@ -56,7 +57,7 @@ function sameKeySchema(
  */
 export async function ensureTables(
   client: DynamoDBClient,
-  options: { service?: string; stage?: string; keyAttributes?: string } = {},
+  options: { service?: string; stage?: string; keyAttributes?: string; retention?: boolean } = {},
 ): Promise<TableSet> {
   const defs = resources(options) as Record<string, CfnTable>;
   const names: Partial<TableSet> = {};
@@ -85,6 +86,13 @@ export async function ensureTables(
     }
     await client.send(new CreateTableCommand(input));
     await waitUntilTableExists({ client, maxWaitTime: 60, minDelay: 1 }, { TableName: name });
+    // CreateTable has no TTL parameter; CloudFormation sets it in the same resource.
+    const ttl = def.Properties.TimeToLiveSpecification as
+      | { AttributeName: string; Enabled: boolean }
+      | undefined;
+    if (ttl) {
+      await client.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: ttl }));
+    }
   }
   return names as TableSet;
 }

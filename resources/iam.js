@@ -1,6 +1,8 @@
 // @ts-check
-// One least-privilege IAM role per function. No role may UpdateItem or DeleteItem on the
-// history table: history is append-only, and only writeHistory appends (PutItem, conditional).
+// One least-privilege IAM role per function. No role may DeleteItem on the history table:
+// history is append-only, and only writeHistory appends (PutItem, conditional). Under a
+// retention policy writeHistory may also UpdateItem, but only the `expiresAt` TTL attribute.
+const { retentionEnabled, EXPIRES_AT } = require('./tables.js');
 
 /** @param {string} logicalId */
 const arn = (logicalId) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
@@ -46,17 +48,31 @@ const PERMISSIONS = {
   diff: [allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], arn('HistoryTable'))],
 };
 
+/**
+ * The one history update retention needs: writeHistory sets `expiresAt` on versions that left
+ * the window. `dynamodb:Attributes` limits the request to the key and that attribute, and
+ * `dynamodb:ReturnValues` to NONE, so the role can neither change a record nor read one this way.
+ */
+const EXPIRE_HISTORY = {
+  ...allow('ExpireHistory', ['dynamodb:UpdateItem'], arn('HistoryTable')),
+  Condition: {
+    'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['itemKey', 'version', EXPIRES_AT] },
+    StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+  },
+};
+
 /** `writeHistory` → `WriteHistoryRole`: the logical id serverless.yml names in each function's `role`. */
 /** @param {string} fn */
 const roleIdOf = (fn) => `${fn.charAt(0).toUpperCase()}${fn.slice(1)}Role`;
 
 /**
- * @param {{ service?: string, stage?: string }} [options]
+ * @param {{ service?: string, stage?: string, retention?: boolean }} [options]
  */
-function roles({ service = 'dynamo-history', stage = 'dev' } = {}) {
+function roles({ service = 'dynamo-history', stage = 'dev', retention = false } = {}) {
   /** @type {Record<string, unknown>} */
   const out = {};
-  for (const [fn, statements] of Object.entries(PERMISSIONS)) {
+  for (const [fn, granted] of Object.entries(PERMISSIONS)) {
+    const statements = fn === 'writeHistory' && retention ? [...granted, EXPIRE_HISTORY] : granted;
     out[roleIdOf(fn)] = {
       Type: 'AWS::IAM::Role',
       Properties: {
@@ -95,8 +111,12 @@ async function cloudFormation({ resolveVariable }) {
     Resources: roles({
       service: await resolveVariable('self:service'),
       stage: await resolveVariable('sls:stage'),
+      retention: retentionEnabled({
+        days: await resolveVariable("env:HISTORY_RETENTION_DAYS, ''"),
+        versions: await resolveVariable("env:HISTORY_KEEP_VERSIONS, ''"),
+      }),
     }),
   };
 }
 
-module.exports = { roles, roleIdOf, PERMISSIONS, cloudFormation };
+module.exports = { roles, roleIdOf, PERMISSIONS, EXPIRE_HISTORY, cloudFormation };

@@ -29,12 +29,28 @@ function tableNames({ service = 'dynamo-history', stage = 'dev' } = {}) {
   };
 }
 
+/** TTL attribute of history records that left the retention window (shared/constants.ts EXPIRES_AT). */
+const EXPIRES_AT = 'expiresAt';
+
+/**
+ * Whether a retention policy is configured (HISTORY_RETENTION_DAYS or HISTORY_KEEP_VERSIONS).
+ * @param {{ days?: string, versions?: string }} env
+ */
+const retentionEnabled = ({ days = '', versions = '' }) => days.trim() !== '' || versions.trim() !== '';
+
 /**
  * The Resources section. Tables are PAY_PER_REQUEST with PITR and SSE, retained
- * on stack deletion, and protected from deletion outside the dev stage.
- * @param {{ service?: string, stage?: string, keyAttributes?: string }} [options]
+ * on stack deletion, and protected from deletion outside the dev stage. The
+ * history table's TTL is on only under a retention policy: otherwise nothing,
+ * not even a stray `expiresAt`, can make DynamoDB delete history.
+ * @param {{ service?: string, stage?: string, keyAttributes?: string, retention?: boolean }} [options]
  */
-function resources({ service = 'dynamo-history', stage = 'dev', keyAttributes = 'id' } = {}) {
+function resources({
+  service = 'dynamo-history',
+  stage = 'dev',
+  keyAttributes = 'id',
+  retention = false,
+} = {}) {
   const names = tableNames({ service, stage });
   const key = keyAttributesOf(keyAttributes);
   const protect = stage !== 'dev';
@@ -72,6 +88,7 @@ function resources({ service = 'dynamo-history', stage = 'dev', keyAttributes = 
           { AttributeName: 'itemKey', KeyType: 'HASH' },
           { AttributeName: 'version', KeyType: 'RANGE' },
         ],
+        ...(retention ? { TimeToLiveSpecification: { AttributeName: EXPIRES_AT, Enabled: true } } : {}),
         LocalSecondaryIndexes: [
           {
             // timeKey = recordedAt#version: time order, with ties (stream times are whole seconds) broken by version.
@@ -117,7 +134,11 @@ async function cloudFormation({ resolveVariable }) {
   const service = await resolveVariable('self:service');
   const stage = await resolveVariable('sls:stage');
   const keyAttributes = await resolveVariable("env:KEY_ATTRIBUTES, 'id'");
-  return { Resources: resources({ service, stage, keyAttributes }) };
+  const retention = retentionEnabled({
+    days: await resolveVariable("env:HISTORY_RETENTION_DAYS, ''"),
+    versions: await resolveVariable("env:HISTORY_KEEP_VERSIONS, ''"),
+  });
+  return { Resources: resources({ service, stage, keyAttributes, retention }) };
 }
 
-module.exports = { resources, tableNames, keyAttributesOf, cloudFormation };
+module.exports = { resources, tableNames, keyAttributesOf, retentionEnabled, EXPIRES_AT, cloudFormation };

@@ -12,7 +12,7 @@ import { ItemNotFoundError, ValidationError, VersionNotFoundError } from './erro
 import { fromHistoryItem } from './history-record';
 import { imageToJson, type Json } from './json-values';
 import { decodeItemKey, decodeVersion, encodeVersion } from './keys';
-import type { HistoryRecord } from './types';
+import type { HistoryRecord, RetentionPolicy } from './types';
 
 export type Order = 'asc' | 'desc';
 
@@ -60,6 +60,10 @@ export interface RecordView {
   reason?: string;
   eventId?: string;
   sequenceNumber?: string;
+  /** The retention policy the record was written under. */
+  retention?: RetentionPolicy;
+  /** When retention lets DynamoDB delete this version (ISO-8601); absent while it is kept. */
+  expiresAt?: string;
   prevHash: string;
   hash: string;
 }
@@ -82,6 +86,8 @@ export function toView(record: HistoryRecord): RecordView {
     if (record[name] !== undefined) view[name] = record[name];
   }
   if (record.restoredFrom !== undefined) view.restoredFrom = record.restoredFrom;
+  if (record.retention) view.retention = record.retention;
+  if (record.expiresAt !== undefined) view.expiresAt = new Date(record.expiresAt * 1000).toISOString();
   return view;
 }
 

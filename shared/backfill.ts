@@ -1,10 +1,9 @@
 import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { chainHash } from './canonical';
 import { mapLimit, sleep } from './concurrency';
 import type { HistoryConfig } from './config';
 import { GENESIS_HASH } from './constants';
 import { putHistoryItem } from './history-put';
-import { BACKFILL_ASSIGNED_VERSION, timeKeyOf, toHistoryItem } from './history-record';
+import { BACKFILL_ASSIGNED_VERSION, sealRecord, timeKeyOf, toHistoryItem } from './history-record';
 import { encodeItemKey, encodeVersion, keyOf } from './keys';
 import type { AttributeMap, HistoryRecord } from './types';
 
@@ -58,7 +57,7 @@ export function buildBackfillRecord(
   const own = Number(item[config.attributes.version]?.N);
   const versionNumber = Number.isSafeInteger(own) && own > 0 ? own : 1;
   const { [config.attributes.context]: _context, ...image } = item;
-  const record: HistoryRecord = {
+  const record: Omit<HistoryRecord, 'hash'> = {
     itemKey,
     version: encodeVersion(versionNumber),
     versionNumber,
@@ -70,11 +69,10 @@ export function buildBackfillRecord(
     changed: [],
     eventId: Number.isSafeInteger(own) && own > 0 ? `backfill:v${versionNumber}` : BACKFILL_ASSIGNED_VERSION,
     prevHash: GENESIS_HASH,
-    hash: chainHash({ itemKey, versionNumber, op: 'INSERT', image, recordedAt, prevHash: GENESIS_HASH }),
   };
   const actor = item[config.actorAttribute]?.S;
   if (actor !== undefined) record.actor = actor;
-  return record;
+  return sealRecord(record, config);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { AttributeMap } from './types';
+import type { AttributeMap, HistoryRecord, RetentionPolicy } from './types';
 
 type Canonical = string | boolean | null | Canonical[] | { [key: string]: Canonical };
 
@@ -49,24 +49,45 @@ export interface ChainFields {
   image: AttributeMap | undefined;
   recordedAt: string;
   prevHash: string;
+  retention?: RetentionPolicy | undefined;
 }
 
 /**
  * Link of the tamper-evident chain:
  * `SHA-256(canonical JSON of {itemKey, version, op, image, recordedAt, prevHash})`,
- * with `version` as a decimal string and `image` null on tombstones.
+ * with `version` as a decimal string and `image` null on tombstones. Under a
+ * retention policy the body also holds `retention: {days?, versions?}` (numbers as
+ * strings), so the policy a record was written under cannot be edited unseen.
  */
 export function chainHash(fields: ChainFields): string {
-  const body = canonicalJson({
+  const body: Record<string, Canonical> = {
     itemKey: fields.itemKey,
     version: String(fields.versionNumber),
     op: fields.op,
     image: fields.image === undefined ? null : canonicalMap(fields.image),
     recordedAt: fields.recordedAt,
     prevHash: fields.prevHash,
-  });
-  return createHash('sha256').update(body).digest('hex');
+  };
+  if (fields.retention) {
+    const policy: Record<string, Canonical> = {};
+    if (fields.retention.days !== undefined) policy.days = String(fields.retention.days);
+    if (fields.retention.versions !== undefined) policy.versions = String(fields.retention.versions);
+    body.retention = policy;
+  }
+  return createHash('sha256').update(canonicalJson(body)).digest('hex');
 }
+
+/** The hash a record must carry, from its own fields. */
+export const recordHash = (record: Omit<HistoryRecord, 'hash'>): string =>
+  chainHash({
+    itemKey: record.itemKey,
+    versionNumber: record.versionNumber,
+    op: record.op,
+    image: record.image,
+    recordedAt: record.recordedAt,
+    prevHash: record.prevHash,
+    retention: record.retention,
+  });
 
 function valueEquals(a: AttributeValue | undefined, b: AttributeValue | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;

@@ -1,5 +1,5 @@
 import { ConfigurationError } from './errors';
-import type { KeySchema, KeyType } from './types';
+import type { KeySchema, KeyType, RetentionPolicy } from './types';
 
 /** Attribute names the writer library manages on latest-table items. */
 export interface ManagedAttributes {
@@ -27,6 +27,11 @@ export interface HistoryConfig {
    * down to the second, DynamoDB Local to the minute. Backfill ordering relies on it.
    */
   streamTimeResolutionMs: number;
+  /**
+   * Opt-in retention (`HISTORY_RETENTION_DAYS`, `HISTORY_KEEP_VERSIONS`); undefined
+   * keeps history forever. Recorded in every record's hash so verify can tell expiry from tampering.
+   */
+  retention: RetentionPolicy | undefined;
 }
 
 const NAME = /^[^\s,:]{1,255}$/;
@@ -76,6 +81,31 @@ function resolution(value: string | undefined): number {
   return seconds * 1000;
 }
 
+function positiveInteger(env: NodeJS.ProcessEnv, variable: string, max: number): number | undefined {
+  const raw = env[variable]?.trim();
+  if (!raw) return undefined;
+  const n = Number(raw);
+  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(n) || n < 1 || n > max) {
+    throw new ConfigurationError(`${variable} must be an integer from 1 to ${max}, got "${raw}"`);
+  }
+  return n;
+}
+
+/** Upper bounds: about 100 years, and a window the writer can expire in one batch. */
+const MAX_RETENTION_DAYS = 36_500;
+const MAX_KEEP_VERSIONS = 1_000;
+
+/** Parses the retention policy; undefined when neither variable is set. */
+export function parseRetention(env: NodeJS.ProcessEnv): RetentionPolicy | undefined {
+  const days = positiveInteger(env, 'HISTORY_RETENTION_DAYS', MAX_RETENTION_DAYS);
+  const versions = positiveInteger(env, 'HISTORY_KEEP_VERSIONS', MAX_KEEP_VERSIONS);
+  if (days === undefined && versions === undefined) return undefined;
+  const policy: RetentionPolicy = {};
+  if (days !== undefined) policy.days = days;
+  if (versions !== undefined) policy.versions = versions;
+  return policy;
+}
+
 /**
  * Reads and checks the configuration once, at cold start. Table names default
  * to the local `dev` stage names, so a bare `npm start` and the CLI agree.
@@ -96,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HistoryConfig 
     },
     actorAttribute: '',
     streamTimeResolutionMs: resolution(env.STREAM_TIME_RESOLUTION_SECONDS),
+    retention: parseRetention(env),
   };
   config.actorAttribute = name(env, 'ACTOR_ATTRIBUTE', config.attributes.modifiedBy);
   const managed = Object.values(config.attributes);

@@ -24,3 +24,9 @@ export const TTL_PRINCIPAL = 'dynamodb.amazonaws.com';
  * every version key; the marker has no `timeKey`, so the time index never sees it.
  */
 export const CHAIN_MARKER = '!chain';
+
+/**
+ * TTL attribute of the history table (epoch seconds). Set only on versions that
+ * have left the retention window; the table's TTL deletes them after that time.
+ */
+export const EXPIRES_AT = 'expiresAt';

@@ -1,8 +1,8 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { canonicalItemJson, chainHash, changedAttributes, itemSize } from './canonical';
+import { canonicalItemJson, changedAttributes, itemSize, recordHash } from './canonical';
 import type { HistoryConfig } from './config';
-import { GENESIS_HASH, HISTORY_ITEM_BUDGET_BYTES } from './constants';
+import { EXPIRES_AT, GENESIS_HASH, HISTORY_ITEM_BUDGET_BYTES } from './constants';
 import { ImageTooLargeError, IntegrityError } from './errors';
 import { decodeVersion, encodeVersion } from './keys';
 import type { StreamChange } from './stream-record';
@@ -18,6 +18,8 @@ export interface ChainHead {
   hash: string;
   sequenceNumber: string | undefined;
   eventId: string | undefined;
+  /** The head's stream time: when the versions it pushes out of the retention window left it. */
+  recordedAtMs: number;
   /** Set when the head is a backfill snapshot: what the stream writer needs to recognise changes it covers. */
   backfill?: { recordedAtMs: number; imageJson: string; ownVersion: boolean };
 }
@@ -86,7 +88,7 @@ export function buildHistoryRecord(
   const recordedAt = new Date(change.createdAtMs).toISOString();
   const prevHash = head?.hash ?? GENESIS_HASH;
   const actorValue = change.newImage?.[config.actorAttribute];
-  const record: HistoryRecord = {
+  const record: Omit<HistoryRecord, 'hash'> = {
     itemKey: change.itemKey,
     version: encodeVersion(versionNumber),
     versionNumber,
@@ -98,14 +100,6 @@ export function buildHistoryRecord(
     eventId: change.eventId,
     sequenceNumber: change.sequenceNumber,
     prevHash,
-    hash: chainHash({
-      itemKey: change.itemKey,
-      versionNumber,
-      op: change.op,
-      image,
-      recordedAt,
-      prevHash,
-    }),
   };
   if (image) record.image = image;
   if (isRollback && context) {
@@ -115,7 +109,17 @@ export function buildHistoryRecord(
   }
   if (typeof actorValue?.S === 'string') record.actor = actorValue.S;
   if (declaredVersion !== undefined) record.declaredVersion = declaredVersion;
-  return record;
+  return sealRecord(record, config);
+}
+
+/**
+ * Completes a record: stamps the configured retention policy and computes the
+ * hash over the finished fields, so every writer (stream, backfill, repair) hashes alike.
+ */
+export function sealRecord(record: Omit<HistoryRecord, 'hash'>, config: HistoryConfig): HistoryRecord {
+  const sealed = { ...record };
+  if (config.retention) sealed.retention = { ...config.retention };
+  return { ...sealed, hash: recordHash(sealed) };
 }
 
 function stripAttribute(image: AttributeMap, name: string): AttributeMap {
@@ -153,6 +157,10 @@ export function toHistoryItem(record: HistoryRecord): AttributeMap {
   if (record.declaredVersion !== undefined) item.declaredVersion = s(record.declaredVersion);
   if (record.restoredFrom !== undefined) item.restoredFrom = { N: String(record.restoredFrom) };
   if (record.reason !== undefined) item.reason = s(record.reason);
+  if (record.retention?.days !== undefined) item.retentionDays = { N: String(record.retention.days) };
+  if (record.retention?.versions !== undefined)
+    item.retentionVersions = { N: String(record.retention.versions) };
+  if (record.expiresAt !== undefined) item[EXPIRES_AT] = { N: String(record.expiresAt) };
   if (record.image === undefined) return item;
 
   const plain = { ...item, image: { M: record.image } };
@@ -201,6 +209,15 @@ export function fromHistoryItem(item: AttributeMap): HistoryRecord {
     if (value !== undefined) record[name] = value;
   }
   if (item.restoredFrom?.N !== undefined) record.restoredFrom = Number(item.restoredFrom.N);
+  const days = item.retentionDays?.N;
+  const versions = item.retentionVersions?.N;
+  if (days !== undefined || versions !== undefined) {
+    record.retention = {};
+    if (days !== undefined) record.retention.days = Number(days);
+    if (versions !== undefined) record.retention.versions = Number(versions);
+  }
+  const expiresAt = item[EXPIRES_AT]?.N;
+  if (expiresAt !== undefined) record.expiresAt = Number(expiresAt);
   return record;
 }
 
@@ -211,6 +228,7 @@ export function headOf(record: HistoryRecord): ChainHead {
     hash: record.hash,
     sequenceNumber: record.sequenceNumber,
     eventId: record.eventId,
+    recordedAtMs: Date.parse(record.recordedAt),
   };
   if (record.source === 'backfill') {
     head.backfill = {

@@ -15,6 +15,7 @@ import {
 } from './history-record';
 import type { Logger } from './logger';
 import { silentLogger } from './logger';
+import { applyExits, windowExits } from './retention';
 import {
   compareSequenceNumbers,
   parseStreamRecord,
@@ -32,6 +33,8 @@ export interface BatchStats {
   duplicates: number;
   parked: number;
   retried: number;
+  /** Versions that left the retention window and got their TTL. */
+  expiring: number;
 }
 
 export interface BatchResult {
@@ -104,6 +107,7 @@ export class HistoryWriter {
       duplicates: 0,
       parked: 0,
       retried: 0,
+      expiring: 0,
     };
     const failures: string[] = [];
     const groups = new Map<string, Pending[]>();
@@ -161,6 +165,8 @@ export class HistoryWriter {
       this.logger.warn('reading chain head failed; item retried', { itemKey, error: String(error) });
       return changes;
     }
+    const appended: ChainHead[] = [];
+    let retry: Pending[] = [];
     for (const [i, { raw, change }] of changes.entries()) {
       const log = { itemKey, sequenceNumber: change.sequenceNumber, eventId: change.eventId };
       if (
@@ -184,6 +190,7 @@ export class HistoryWriter {
           this.logger.info('duplicate skipped (same event already recorded)', log);
           continue;
         }
+        appended.push(head);
         stats.recorded++;
         this.logger.info('version recorded', { ...log, version: head.versionNumber });
       } catch (error) {
@@ -196,10 +203,21 @@ export class HistoryWriter {
         // Order per item is sacred: once one record of the item must be retried,
         // its later records in this batch must wait for it, so they are reported too.
         this.logger.warn('record will be retried', { ...log, error: String(error) });
-        return changes.slice(i);
+        retry = changes.slice(i);
+        break;
       }
     }
-    return [];
+    const { retention } = this.config;
+    if (!retention || !head) return retry;
+    const exits = windowExits(retention, head, changes.length - retry.length, appended);
+    try {
+      stats.expiring += await applyExits(this.client, this.config.historyTableName, itemKey, exits);
+      return retry;
+    } catch (error) {
+      // The records are written; a redelivery finds them duplicates and sets the expiries then.
+      this.logger.warn('setting retention expiries failed; item retried', { itemKey, error: String(error) });
+      return retry.length > 0 ? retry : changes;
+    }
   }
 
   private async append(

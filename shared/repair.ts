@@ -4,12 +4,12 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { chainHash, changedAttributes } from './canonical';
+import { changedAttributes } from './canonical';
 import type { HistoryConfig } from './config';
 import { GENESIS_HASH } from './constants';
 import { readParkedRecord } from './failures';
 import { putHistoryItem } from './history-put';
-import { fromHistoryItem, timeKeyOf, toHistoryItem } from './history-record';
+import { fromHistoryItem, sealRecord, timeKeyOf, toHistoryItem } from './history-record';
 import { HistoryWriter, readChainHead } from './history-writer';
 import { decodeItemKey, encodeVersion } from './keys';
 import type { AttributeMap, HistoryRecord } from './types';
@@ -153,7 +153,7 @@ export class Repairer {
       ? Object.fromEntries(Object.entries(latest).filter(([k]) => k !== config.attributes.context))
       : undefined;
     const managed = new Set([...Object.values(config.attributes), ...config.keySchema.map((k) => k.name)]);
-    const record: HistoryRecord = {
+    const fields: Omit<HistoryRecord, 'hash'> = {
       itemKey,
       version: encodeVersion(versionNumber),
       versionNumber,
@@ -164,9 +164,9 @@ export class Repairer {
       changed: changedAttributes(previousImage, image, managed),
       eventId: `repair:${versionNumber}`,
       prevHash,
-      hash: chainHash({ itemKey, versionNumber, op, image, recordedAt, prevHash }),
     };
-    if (image) record.image = image;
+    if (image) fields.image = image;
+    const record = sealRecord(fields, config);
     const outcome = await putHistoryItem(
       client,
       config.historyTableName,

@@ -14,6 +14,17 @@ export type AttributeMap = Record<string, AttributeValue>;
 export type Operation = 'INSERT' | 'MODIFY' | 'REMOVE';
 export type Source = 'app' | 'legacy' | 'rollback' | 'backfill' | 'ttl' | 'repair';
 
+/**
+ * An opt-in retention policy. A version stays while it is one of the newest
+ * `versions` (default 1: the current one) or for `days` after it left them
+ * (default 0); the current version is never expired. Modelled on S3's
+ * NoncurrentVersionExpiration: a version goes only when every rule lets it go.
+ */
+export interface RetentionPolicy {
+  days?: number;
+  versions?: number;
+}
+
 /** One record of the history table, as the library reads and writes it. */
 export interface HistoryRecord {
   itemKey: string;
@@ -36,6 +47,10 @@ export interface HistoryRecord {
   declaredVersion?: string;
   restoredFrom?: number;
   reason?: string;
+  /** The retention policy in force when the record was written; part of the hash. */
+  retention?: RetentionPolicy;
+  /** TTL attribute (epoch seconds), set once the record has left the retention window. Not hashed. */
+  expiresAt?: number;
   prevHash: string;
   hash: string;
 }

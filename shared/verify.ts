@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { type DynamoDBClient, GetItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { canonicalItemJson, chainHash } from './canonical';
+import { canonicalItemJson, recordHash } from './canonical';
 import { mapLimit } from './concurrency';
 import type { HistoryConfig } from './config';
 import { GENESIS_HASH } from './constants';
 import { isRecordItem } from './history-put';
 import { fromHistoryItem, timeKeyOf } from './history-record';
 import { decodeItemKey, encodeItemKey, keyOf } from './keys';
+import { expiryPlausible, mayHaveExpired, policiesOf } from './retention';
 import type { AttributeMap, HistoryRecord } from './types';
 
 export type FindingKind =
@@ -16,6 +17,7 @@ export type FindingKind =
   | 'time.outOfOrder'
   | 'time.keyMismatch'
   | 'tombstone.modified'
+  | 'retention.early'
   | 'latest.mismatch'
   | 'latest.notRecorded'
   | 'latest.deleteNotRecorded'
@@ -39,37 +41,61 @@ export interface VerifyReport {
   items: number;
   records: number;
   findings: Finding[];
+  /** Chains whose oldest retained record follows versions retention deleted. */
+  truncated: number;
   /** SHA-256 over every item's chain head (sorted): store it, and compare it later. */
   digest: string;
+}
+
+export interface ChainCheck {
+  findings: Finding[];
+  /** The oldest retained record follows versions that retention deleted. */
+  truncated: boolean;
 }
 
 /**
  * Checks one item's history, oldest first: every hash matches its content,
  * every record links to the one before, versions are contiguous, time never
  * runs backwards, and a tombstone is followed by a re-creation, not a change.
- * Pure.
+ *
+ * Under a retention policy (recorded in the records' hashes) versions may be
+ * missing, but only those the policy had let go by `nowMs`: the record after
+ * them then anchors the rest. A missing version the policy still keeps, or an
+ * `expiresAt` earlier than the policy allows, is a finding. Pure.
  */
-export function checkChain(itemKey: string, records: HistoryRecord[]): Finding[] {
+export function checkChain(itemKey: string, records: HistoryRecord[], nowMs = Date.now()): ChainCheck {
   const findings: Finding[] = [];
+  const policies = policiesOf(records);
+  const headVersion = records.at(-1)?.versionNumber ?? 0;
+  let truncated = false;
   let prev: HistoryRecord | undefined;
-  for (const r of records) {
+  for (const [i, r] of records.entries()) {
     const at = { itemKey, version: r.versionNumber };
-    const expected = chainHash({
-      itemKey: r.itemKey,
-      versionNumber: r.versionNumber,
-      op: r.op,
-      image: r.image,
-      recordedAt: r.recordedAt,
-      prevHash: r.prevHash,
-    });
-    if (expected !== r.hash)
+    if (recordHash(r) !== r.hash)
       findings.push({
         ...at,
         kind: 'hash.mismatch',
         message: `v${r.versionNumber}: content does not match its hash (edited)`,
       });
+    const next = records[i + 1];
+    const successor = next?.prevHash === r.hash ? next : undefined;
+    if (!expiryPlausible(policies, r, successor, headVersion)) {
+      findings.push({
+        ...at,
+        kind: 'retention.early',
+        message: `v${r.versionNumber}: expiresAt ${new Date((r.expiresAt ?? 0) * 1000).toISOString()} is earlier than the retention policy allows`,
+      });
+    }
     const link = prev ? prev.hash : GENESIS_HASH;
-    if (r.prevHash !== link) {
+    const linked = r.prevHash === link;
+    // Versions below r are gone, deliberately: retention let them go, and r was written after them.
+    const expiredBefore =
+      !linked &&
+      r.prevHash !== GENESIS_HASH &&
+      (prev === undefined || prev.versionNumber < r.versionNumber - 1) &&
+      mayHaveExpired(policies, r.versionNumber - 1, r, headVersion, nowMs);
+    if (expiredBefore && !prev) truncated = true;
+    if (!linked && !expiredBefore) {
       findings.push({
         ...at,
         kind: 'chain.broken',
@@ -78,7 +104,7 @@ export function checkChain(itemKey: string, records: HistoryRecord[]): Finding[]
           : `v${r.versionNumber} is the oldest record but does not start the chain (earlier records missing)`,
       });
     }
-    if (prev && r.versionNumber !== prev.versionNumber + 1) {
+    if (prev && !expiredBefore && r.versionNumber !== prev.versionNumber + 1) {
       findings.push({
         ...at,
         kind: 'version.gap',
@@ -108,7 +134,7 @@ export function checkChain(itemKey: string, records: HistoryRecord[]): Finding[]
     }
     prev = r;
   }
-  return findings;
+  return { findings, truncated };
 }
 
 /** Compares the latest table's item with the newest history record. Pure. */
@@ -232,7 +258,13 @@ export interface VerifyOptions {
  * never stop the run; the report lists them all. History is read, never written.
  */
 export class Verifier {
-  constructor(private readonly options: { client: DynamoDBClient; config: HistoryConfig }) {}
+  constructor(
+    private readonly options: { client: DynamoDBClient; config: HistoryConfig; clock?: () => Date },
+  ) {}
+
+  private now(): number {
+    return (this.options.clock?.() ?? new Date()).getTime();
+  }
 
   private itemHistory(itemKey: string): Promise<HistoryRecord[]> {
     return readItemHistory(this.options.client, this.options.config.historyTableName, itemKey);
@@ -257,9 +289,12 @@ export class Verifier {
     const findings = [...extra];
     const heads: ChainHeadSummary[] = [];
     let records = 0;
+    let truncated = 0;
     for (const [itemKey, list] of byItem) {
       records += list.length;
-      findings.push(...checkChain(itemKey, list));
+      const chain = checkChain(itemKey, list, this.now());
+      findings.push(...chain.findings);
+      if (chain.truncated) truncated++;
       const newest = list.at(-1);
       if (newest) heads.push({ itemKey, version: newest.versionNumber, hash: newest.hash });
       if (latest.has(itemKey))
@@ -275,6 +310,7 @@ export class Verifier {
       items: new Set([...byItem.keys(), ...latest.keys()]).size,
       records,
       findings,
+      truncated,
       digest: digestOf(heads),
     };
   }

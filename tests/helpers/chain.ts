@@ -15,6 +15,7 @@ export function chainProblems(records: HistoryRecord[]): string[] {
       image: r.image,
       recordedAt: r.recordedAt,
       prevHash: r.prevHash,
+      retention: r.retention,
     });
     if (hash !== r.hash) problems.push(`${r.version}: hash does not match content`);
     prev = r.hash;

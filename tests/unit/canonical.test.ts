@@ -51,6 +51,20 @@ describe('hash chain', () => {
   ])('changes when %s changes', (_name, change) => {
     expect(chainHash({ ...fields, ...change })).not.toBe(chainHash(fields));
   });
+
+  it('adds the retention policy to the body only when there is one', () => {
+    expect(chainHash({ ...fields, retention: undefined })).toBe(chainHash(fields));
+    const body =
+      '{"image":{"id":{"S":"order-1"}},"itemKey":"order-1","op":"INSERT",' +
+      `"prevHash":"${GENESIS_HASH}","recordedAt":"2026-01-01T00:00:00.000Z",` +
+      '"retention":{"days":"30","versions":"5"},"version":"1"}';
+    expect(chainHash({ ...fields, retention: { days: 30, versions: 5 } })).toBe(
+      createHash('sha256').update(body).digest('hex'),
+    );
+    expect(chainHash({ ...fields, retention: { days: 31, versions: 5 } })).not.toBe(
+      chainHash({ ...fields, retention: { days: 30, versions: 5 } }),
+    );
+  });
 });
 
 describe('changed attributes', () => {

@@ -19,6 +19,7 @@ const head = (versionNumber: number): ChainHead => ({
   hash: 'a'.repeat(64),
   sequenceNumber: '1',
   eventId: 'e',
+  recordedAtMs: 0,
 });
 const keys = { id: S('order-1') };
 

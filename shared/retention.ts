@@ -1,0 +1,130 @@
+import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { isConditionalCheckFailed } from './aws-errors';
+import { EXPIRES_AT } from './constants';
+import { encodeVersion } from './keys';
+import type { HistoryRecord, RetentionPolicy } from './types';
+
+export const DAY_MS = 86_400_000;
+
+/** How many of the newest versions a policy keeps: the current one at least. */
+export const keptVersions = (policy: RetentionPolicy): number => policy.versions ?? 1;
+
+/** How long a version stays after it left the newest `versions`, in ms. */
+export const graceMs = (policy: RetentionPolicy): number => (policy.days ?? 0) * DAY_MS;
+
+/** A version leaving the retention window, and the TTL it gets (epoch seconds). */
+export interface WindowExit {
+  versionNumber: number;
+  expiresAt: number;
+}
+
+/**
+ * The versions that left the window while the head advanced over the last
+ * `advanced` records: `(head − kept − advanced, head − kept]`, each expiring
+ * `days` after the record that pushed it out (the first of `appended` at or above
+ * `version + kept`, else the head). Pure.
+ *
+ * The range is as wide as the number of records the batch held for the item, so
+ * a redelivered batch, whose records are all duplicates, sets expiries an earlier
+ * delivery could not. A gap in the numbering can make a version leave unseen: it
+ * is then kept longer, never shorter.
+ */
+export function windowExits(
+  policy: RetentionPolicy,
+  head: { versionNumber: number; recordedAtMs: number },
+  advanced: number,
+  appended: readonly { versionNumber: number; recordedAtMs: number }[],
+): WindowExit[] {
+  const kept = keptVersions(policy);
+  const newest = head.versionNumber - kept;
+  const oldest = Math.max(1, newest - advanced + 1);
+  const exits: WindowExit[] = [];
+  for (let v = oldest; v <= newest; v++) {
+    const pushedBy = appended.find((r) => r.versionNumber >= v + kept) ?? head;
+    exits.push({ versionNumber: v, expiresAt: Math.floor((pushedBy.recordedAtMs + graceMs(policy)) / 1000) });
+  }
+  return exits;
+}
+
+/**
+ * Gives each exiting version its TTL: a conditional UpdateItem of `expiresAt`
+ * alone, only on a record that exists and has none yet, so it is idempotent and
+ * never creates an item. The only change ever made to a written history record.
+ * Returns how many records got an expiry.
+ */
+export async function applyExits(
+  client: DynamoDBClient,
+  historyTable: string,
+  itemKey: string,
+  exits: readonly WindowExit[],
+): Promise<number> {
+  let set = 0;
+  for (const exit of exits) {
+    try {
+      await client.send(
+        new UpdateItemCommand({
+          TableName: historyTable,
+          Key: { itemKey: { S: itemKey }, version: { S: encodeVersion(exit.versionNumber) } },
+          UpdateExpression: 'SET #e = :e',
+          ConditionExpression: 'attribute_exists(#v) AND attribute_not_exists(#e)',
+          ExpressionAttributeNames: { '#e': EXPIRES_AT, '#v': 'version' },
+          ExpressionAttributeValues: { ':e': { N: String(exit.expiresAt) } },
+        }),
+      );
+      set++;
+    } catch (error) {
+      // Already expiring, or a version the numbering skipped: nothing to do.
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  }
+  return set;
+}
+
+/** The distinct policies a chain's records were written under. */
+export function policiesOf(records: readonly HistoryRecord[]): RetentionPolicy[] {
+  const seen = new Map<string, RetentionPolicy>();
+  for (const r of records)
+    if (r.retention) seen.set(`${r.retention.days}/${r.retention.versions}`, r.retention);
+  return [...seen.values()];
+}
+
+/**
+ * Whether the versions up to `missing` may have been deleted by retention rather
+ * than by someone: some policy recorded in the chain had pushed `missing` out of
+ * the newest versions by `headVersion`, and its grace, counted from `after` (the
+ * record that superseded it, no later than the one that pushed it out), is over.
+ */
+export function mayHaveExpired(
+  policies: readonly RetentionPolicy[],
+  missing: number,
+  after: { recordedAt: string },
+  headVersion: number,
+  nowMs: number,
+): boolean {
+  if (missing < 1) return false;
+  const supersededAtMs = Date.parse(after.recordedAt);
+  return policies.some(
+    (p) => missing <= headVersion - keptVersions(p) && supersededAtMs + graceMs(p) <= nowMs,
+  );
+}
+
+/**
+ * Whether a record's `expiresAt` is one the writer could have set: it has left the
+ * newest versions under some recorded policy, and expires no earlier than its
+ * grace after its successor. An earlier expiry is an attempt to make TTL delete
+ * history the policy keeps. `next` is its direct successor, when retained (the grace is then checked too).
+ */
+export function expiryPlausible(
+  policies: readonly RetentionPolicy[],
+  record: HistoryRecord,
+  next: HistoryRecord | undefined,
+  headVersion: number,
+): boolean {
+  if (record.expiresAt === undefined) return true;
+  const expiresAtMs = record.expiresAt * 1000;
+  return policies.some(
+    (p) =>
+      record.versionNumber <= headVersion - keptVersions(p) &&
+      (next === undefined || Date.parse(next.recordedAt) + graceMs(p) <= expiresAtMs + 999),
+  );
+}
