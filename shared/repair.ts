@@ -9,9 +9,10 @@ import type { HistoryConfig } from './config';
 import { GENESIS_HASH } from './constants';
 import { readParkedRecord } from './failures';
 import { putHistoryItem } from './history-put';
-import { fromHistoryItem, sealRecord, timeKeyOf, toHistoryItem } from './history-record';
+import { fromHistoryItem, headOf, sealRecord, timeKeyOf, toHistoryItem } from './history-record';
 import { HistoryWriter, readChainHead } from './history-writer';
 import { decodeItemKey, encodeVersion } from './keys';
+import { applyExits, windowExits } from './retention';
 import type { AttributeMap, HistoryRecord } from './types';
 import { type Finding, Verifier } from './verify';
 
@@ -180,6 +181,11 @@ export class Repairer {
         outcome: 'still-failing',
         detail: 'history moved while repairing; run repair again',
       };
+    }
+    if (config.retention) {
+      // The repaired version supersedes the old head: it leaves the window as after any write.
+      const head = headOf(record);
+      await applyExits(client, config.historyTableName, itemKey, windowExits(config.retention, head, 1, [head]));
     }
     return {
       kind: 'record-current',

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { ensureTables, type TableSet } from '../../local/tables';
-import { type HistoryConfig, loadConfig } from '../../shared/config';
+import { type HistoryConfig, loadConfig, parseRetention } from '../../shared/config';
 import type { HistoryRecord } from '../../shared/types';
 import { readItemHistory } from '../../shared/verify';
 
@@ -37,9 +37,11 @@ export function testStreamsClient(): DynamoDBStreamsClient {
 export async function createTestTables(
   client: DynamoDBClient,
   keyAttributes = 'id',
+  env: NodeJS.ProcessEnv = {},
 ): Promise<{ tables: TableSet; config: HistoryConfig }> {
   const stage = `t${randomUUID().slice(0, 8)}`;
-  const tables = await ensureTables(client, { stage, keyAttributes });
+  const retention = parseRetention(env) !== undefined;
+  const tables = await ensureTables(client, { stage, keyAttributes, retention });
   const config = loadConfig({
     LATEST_TABLE_NAME: tables.latest,
     HISTORY_TABLE_NAME: tables.history,
@@ -47,6 +49,7 @@ export async function createTestTables(
     KEY_ATTRIBUTES: keyAttributes,
     // DynamoDB Local dates stream records to the minute.
     STREAM_TIME_RESOLUTION_SECONDS: '60',
+    ...env,
   });
   return { tables, config };
 }

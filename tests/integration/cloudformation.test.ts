@@ -11,7 +11,7 @@ const ROOT = resolve(__dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'dh-package-'));
 
 /** `serverless package`, offline, for a stage: the CloudFormation AWS would receive. */
-function pack(stage: string): Promise<Template> {
+function pack(stage: string, env: NodeJS.ProcessEnv = {}): Promise<Template> {
   const dir = join(work, stage);
   return new Promise((done, fail) => {
     execFile(
@@ -25,6 +25,9 @@ function pack(stage: string): Promise<Template> {
           SLS_TELEMETRY_DISABLED: '1',
           SLS_NOTIFICATIONS_MODE: 'off',
           ESBUILD_WORK_FOLDER: '.esbuild-package-test',
+          HISTORY_RETENTION_DAYS: '',
+          HISTORY_KEEP_VERSIONS: '',
+          ...env,
         },
         timeout: 120_000,
       },
@@ -80,7 +83,8 @@ let dev: Template;
 beforeAll(async () => {
   // One at a time: serverless-esbuild builds into one shared folder.
   prod = await pack('prod');
-  dev = await pack('dev');
+  // dev is packaged with a retention policy; prod without one.
+  dev = await pack('dev', { HISTORY_RETENTION_DAYS: '90', HISTORY_KEEP_VERSIONS: '5' });
 }, 180_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -100,7 +104,7 @@ describe('CloudFormation from `serverless package` (offline)', () => {
     expect(new Set(roles).size).toBe(roles.length);
   });
 
-  it('lets no role update or delete history, and none use wildcards', () => {
+  it('without a retention policy, lets no role update or delete history; none uses wildcards', () => {
     for (const [id] of functionsOf(prod)) {
       const { role } = roleOf(prod, id);
       expect(allowedOn(role, 'HistoryTable')).not.toEqual(expect.arrayContaining(['dynamodb:UpdateItem']));
@@ -110,6 +114,34 @@ describe('CloudFormation from `serverless package` (offline)', () => {
         expect(JSON.stringify(s.Resource)).not.toBe('"*"');
       }
     }
+  });
+
+  it('under a retention policy, turns on history TTL and lets writeHistory set expiresAt, and nothing else', () => {
+    const history = (t: Template) => t.Resources.HistoryTable?.Properties ?? {};
+    expect(history(prod).TimeToLiveSpecification).toBeUndefined();
+    expect(history(dev).TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+
+    const { role } = roleOf(dev, 'WriteHistoryLambdaFunction');
+    const updates = statementsOf(role).filter((s) => actions(s).includes('dynamodb:UpdateItem'));
+    expect(updates).toHaveLength(1);
+    const [update] = updates as [Statement & { Condition?: unknown }];
+    expect(targets(update.Resource)).toEqual(['HistoryTable']);
+    expect(update.Condition).toEqual({
+      'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['itemKey', 'version', 'expiresAt'] },
+      StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+    });
+    expect(allowedOn(role, 'HistoryTable')).not.toContain('dynamodb:DeleteItem');
+    for (const [id] of functionsOf(dev).filter(([fn]) => fn !== 'WriteHistoryLambdaFunction')) {
+      expect(allowedOn(roleOf(dev, id).role, 'HistoryTable')).not.toContain('dynamodb:UpdateItem');
+    }
+    const env = (t: Template) =>
+      (
+        t.Resources.WriteHistoryLambdaFunction?.Properties.Environment as {
+          Variables: Record<string, string>;
+        }
+      ).Variables;
+    expect(env(dev)).toMatchObject({ HISTORY_RETENTION_DAYS: '90', HISTORY_KEEP_VERSIONS: '5' });
+    expect(env(prod)).toMatchObject({ HISTORY_RETENTION_DAYS: '', HISTORY_KEEP_VERSIONS: '' });
   });
 
   it('lets writeHistory append to history but not write the latest table', () => {
