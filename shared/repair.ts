@@ -185,7 +185,12 @@ export class Repairer {
     if (config.retention) {
       // The repaired version supersedes the old head: it leaves the window as after any write.
       const head = headOf(record);
-      await applyExits(client, config.historyTableName, itemKey, windowExits(config.retention, head, 1, [head]));
+      await applyExits(
+        client,
+        config.historyTableName,
+        itemKey,
+        windowExits(config.retention, head, 1, [head]),
+      );
     }
     return {
       kind: 'record-current',

@@ -134,12 +134,11 @@ describe('CloudFormation from `serverless package` (offline)', () => {
     for (const [id] of functionsOf(dev).filter(([fn]) => fn !== 'WriteHistoryLambdaFunction')) {
       expect(allowedOn(roleOf(dev, id).role, 'HistoryTable')).not.toContain('dynamodb:UpdateItem');
     }
-    const env = (t: Template) =>
-      (
-        t.Resources.WriteHistoryLambdaFunction?.Properties.Environment as {
-          Variables: Record<string, string>;
-        }
-      ).Variables;
+    const env = (t: Template) => {
+      const fn = t.Resources.WriteHistoryLambdaFunction;
+      if (!fn) throw new Error('no writeHistory function in the template');
+      return (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
+    };
     expect(env(dev)).toMatchObject({ HISTORY_RETENTION_DAYS: '90', HISTORY_KEEP_VERSIONS: '5' });
     expect(env(prod)).toMatchObject({ HISTORY_RETENTION_DAYS: '', HISTORY_KEEP_VERSIONS: '' });
   });
