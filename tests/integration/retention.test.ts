@@ -44,9 +44,9 @@ async function sweepExpired(table: string, nowMs: number): Promise<number> {
     for (const item of page.Items ?? []) {
       const expiresAt = item.expiresAt?.N;
       if (expiresAt === undefined || Number(expiresAt) * 1000 >= nowMs) continue;
-      await client.send(
-        new DeleteItemCommand({ TableName: table, Key: { itemKey: item.itemKey!, version: item.version! } }),
-      );
+      const { itemKey, version } = item;
+      if (!itemKey || !version) throw new Error('a history item without its key');
+      await client.send(new DeleteItemCommand({ TableName: table, Key: { itemKey, version } }));
       deleted++;
     }
     start = page.LastEvaluatedKey as typeof start;
