@@ -1,5 +1,6 @@
 import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { isConditionalCheckFailed } from './aws-errors';
+import { mapLimit } from './concurrency';
 import { EXPIRES_AT } from './constants';
 import { encodeVersion } from './keys';
 import type { HistoryRecord, RetentionPolicy } from './types';
@@ -59,7 +60,8 @@ export async function applyExits(
   exits: readonly WindowExit[],
 ): Promise<number> {
   let set = 0;
-  for (const exit of exits) {
+  // Independent single-attribute updates: in parallel, a few at a time.
+  await mapLimit(exits, 8, async (exit) => {
     try {
       await client.send(
         new UpdateItemCommand({
@@ -76,7 +78,7 @@ export async function applyExits(
       // Already expiring, or a version the numbering skipped: nothing to do.
       if (!isConditionalCheckFailed(error)) throw error;
     }
-  }
+  });
   return set;
 }
 
