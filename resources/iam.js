@@ -2,7 +2,7 @@
 // One least-privilege IAM role per function. No role may DeleteItem on the history table:
 // history is append-only, and only writeHistory appends (PutItem, conditional). Under a
 // retention policy writeHistory may also UpdateItem, but only the `expiresAt` TTL attribute.
-const { retentionEnabled, EXPIRES_AT } = require('./tables.js');
+const { retentionConfigured, EXPIRES_AT } = require('./tables.js');
 
 /** @param {string} logicalId */
 const arn = (logicalId) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
@@ -111,10 +111,7 @@ async function cloudFormation({ resolveVariable }) {
     Resources: roles({
       service: await resolveVariable('self:service'),
       stage: await resolveVariable('sls:stage'),
-      retention: retentionEnabled({
-        days: await resolveVariable("env:HISTORY_RETENTION_DAYS, ''"),
-        versions: await resolveVariable("env:HISTORY_KEEP_VERSIONS, ''"),
-      }),
+      retention: await retentionConfigured(resolveVariable),
     }),
   };
 }

@@ -39,6 +39,16 @@ const EXPIRES_AT = 'expiresAt';
 const retentionEnabled = ({ days = '', versions = '' }) => days.trim() !== '' || versions.trim() !== '';
 
 /**
+ * The same, from serverless.yml's variable resolver (for the ${file(...)} entry points).
+ * @param {(expression: string) => Promise<string>} resolveVariable
+ */
+const retentionConfigured = async (resolveVariable) =>
+  retentionEnabled({
+    days: await resolveVariable("env:HISTORY_RETENTION_DAYS, ''"),
+    versions: await resolveVariable("env:HISTORY_KEEP_VERSIONS, ''"),
+  });
+
+/**
  * The Resources section. Tables are PAY_PER_REQUEST with PITR and SSE, retained
  * on stack deletion, and protected from deletion outside the dev stage. The
  * history table's TTL is on only under a retention policy: otherwise nothing,
@@ -134,11 +144,15 @@ async function cloudFormation({ resolveVariable }) {
   const service = await resolveVariable('self:service');
   const stage = await resolveVariable('sls:stage');
   const keyAttributes = await resolveVariable("env:KEY_ATTRIBUTES, 'id'");
-  const retention = retentionEnabled({
-    days: await resolveVariable("env:HISTORY_RETENTION_DAYS, ''"),
-    versions: await resolveVariable("env:HISTORY_KEEP_VERSIONS, ''"),
-  });
+  const retention = await retentionConfigured(resolveVariable);
   return { Resources: resources({ service, stage, keyAttributes, retention }) };
 }
 
-module.exports = { resources, tableNames, keyAttributesOf, retentionEnabled, EXPIRES_AT, cloudFormation };
+module.exports = {
+  resources,
+  tableNames,
+  keyAttributesOf,
+  retentionConfigured,
+  EXPIRES_AT,
+  cloudFormation,
+};

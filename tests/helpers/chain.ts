@@ -1,4 +1,4 @@
-import { chainHash } from '../../shared/canonical';
+import { recordHash } from '../../shared/canonical';
 import { GENESIS_HASH } from '../../shared/constants';
 import type { HistoryRecord } from '../../shared/types';
 
@@ -8,15 +8,7 @@ export function chainProblems(records: HistoryRecord[]): string[] {
   let prev = GENESIS_HASH;
   for (const r of records) {
     if (r.prevHash !== prev) problems.push(`${r.version}: prevHash does not link`);
-    const hash = chainHash({
-      itemKey: r.itemKey,
-      versionNumber: r.versionNumber,
-      op: r.op,
-      image: r.image,
-      recordedAt: r.recordedAt,
-      prevHash: r.prevHash,
-      retention: r.retention,
-    });
+    const hash = recordHash(r);
     if (hash !== r.hash) problems.push(`${r.version}: hash does not match content`);
     prev = r.hash;
   }
