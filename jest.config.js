@@ -1,7 +1,12 @@
 // One `npm test` runs all three layers. Unit tests need no network; the global
 // setup starts one real DynamoDB Local (in memory, free port) for the
 // integration tests; e2e tests start the whole `npm start` stack themselves.
-const transform = { '^.+\\.tsx?$': '<rootDir>/tests/helpers/esbuild-transform.js' };
+const transform = {
+  '^.+\\.tsx?$': '<rootDir>/tests/helpers/esbuild-transform.js',
+  // canonicalize (RFC 8785) ships only as an ES module.
+  '^.+/node_modules/canonicalize/.+\\.js$': '<rootDir>/tests/helpers/esbuild-transform.js',
+};
+const transformIgnorePatterns = ['/node_modules/(?!canonicalize/)'];
 
 /** @type {import('jest').Config} */
 module.exports = {
@@ -17,12 +22,14 @@ module.exports = {
       displayName: 'unit',
       testMatch: ['<rootDir>/tests/unit/**/*.test.ts'],
       transform,
+      transformIgnorePatterns,
       testEnvironment: 'node',
     },
     {
       displayName: 'integration',
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
       transform,
+      transformIgnorePatterns,
       testEnvironment: 'node',
       slowTestThreshold: 30,
     },
@@ -30,6 +37,7 @@ module.exports = {
       displayName: 'e2e',
       testMatch: ['<rootDir>/tests/e2e/**/*.test.ts'],
       transform,
+      transformIgnorePatterns,
       testEnvironment: 'node',
     },
   ],

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { AttributeMap, HistoryRecord, RetentionPolicy } from './types';
+import type { AttributeMap } from './types';
 
-type Canonical = string | boolean | null | Canonical[] | { [key: string]: Canonical };
+export type Canonical = string | boolean | null | Canonical[] | { [key: string]: Canonical };
 
 /**
  * DynamoDB JSON in a canonical form: type tags kept, numbers as strings (as
@@ -23,8 +22,12 @@ export function canonicalValue(value: AttributeValue): Canonical {
   throw new TypeError(`unsupported attribute value: ${Object.keys(value).join(',')}`);
 }
 
+/**
+ * Attribute names are user data: the output has no prototype, so a name such as
+ * `__proto__` or `constructor` is an ordinary key, never one JavaScript interprets.
+ */
 export function canonicalMap(map: AttributeMap): { [key: string]: Canonical } {
-  const out: { [key: string]: Canonical } = {};
+  const out: { [key: string]: Canonical } = Object.create(null);
   for (const key of Object.keys(map).sort()) out[key] = canonicalValue(map[key] as AttributeValue);
   return out;
 }
@@ -41,53 +44,6 @@ export function canonicalJson(value: Canonical): string {
 export function canonicalItemJson(map: AttributeMap): string {
   return canonicalJson(canonicalMap(map));
 }
-
-export interface ChainFields {
-  itemKey: string;
-  versionNumber: number;
-  op: string;
-  image: AttributeMap | undefined;
-  recordedAt: string;
-  prevHash: string;
-  retention?: RetentionPolicy | undefined;
-}
-
-/**
- * Link of the tamper-evident chain:
- * `SHA-256(canonical JSON of {itemKey, version, op, image, recordedAt, prevHash})`,
- * with `version` as a decimal string and `image` null on tombstones. Under a
- * retention policy the body also holds `retention: {days?, versions?}` (numbers as
- * strings), so the policy a record was written under cannot be edited unseen.
- */
-export function chainHash(fields: ChainFields): string {
-  const body: Record<string, Canonical> = {
-    itemKey: fields.itemKey,
-    version: String(fields.versionNumber),
-    op: fields.op,
-    image: fields.image === undefined ? null : canonicalMap(fields.image),
-    recordedAt: fields.recordedAt,
-    prevHash: fields.prevHash,
-  };
-  if (fields.retention) {
-    const policy: Record<string, Canonical> = {};
-    if (fields.retention.days !== undefined) policy.days = String(fields.retention.days);
-    if (fields.retention.versions !== undefined) policy.versions = String(fields.retention.versions);
-    body.retention = policy;
-  }
-  return createHash('sha256').update(canonicalJson(body)).digest('hex');
-}
-
-/** The hash a record must carry, from its own fields. */
-export const recordHash = (record: Omit<HistoryRecord, 'hash'>): string =>
-  chainHash({
-    itemKey: record.itemKey,
-    versionNumber: record.versionNumber,
-    op: record.op,
-    image: record.image,
-    recordedAt: record.recordedAt,
-    prevHash: record.prevHash,
-    retention: record.retention,
-  });
 
 function valueEquals(a: AttributeValue | undefined, b: AttributeValue | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;

@@ -43,11 +43,7 @@ export async function putHistoryItem(
       throw error;
     }
   }
-  const marker: AttributeMap = {
-    itemKey: item.itemKey as AttributeMap[string],
-    version: { S: CHAIN_MARKER },
-    startedBy: item.eventId ?? { S: 'unknown' },
-  };
+  const marker = chainMarker(item);
   try {
     await client.send(
       new TransactWriteItemsCommand({
@@ -74,6 +70,24 @@ export async function putHistoryItem(
     if (reasons[1]?.Code === 'ConditionalCheckFailed') return { ok: false, reason: 'chain-started' };
     throw error;
   }
+}
+
+/**
+ * The chain marker written with a chain's first record: which event started the
+ * chain and that record's hash, so verify can tell a deleted, replaced or edited
+ * marker (which would let a second chain start) from an intact one.
+ */
+export function chainMarker(genesis: AttributeMap): AttributeMap {
+  const marker: AttributeMap = {
+    itemKey: genesis.itemKey as AttributeMap[string],
+    version: { S: CHAIN_MARKER },
+    startedBy: genesis.eventId ?? { S: 'unknown' },
+  };
+  if (genesis.format !== undefined) {
+    marker.format = genesis.format;
+    marker.genesisHash = genesis.hash as AttributeMap[string];
+  }
+  return marker;
 }
 
 /** History items that are records (not the chain marker). */

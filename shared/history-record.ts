@@ -1,6 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { canonicalItemJson, changedAttributes, itemSize, recordHash } from './canonical';
+import { canonicalItemJson, changedAttributes, itemSize } from './canonical';
+import { chainHashV1, HASH_FORMAT, itemHash } from './chain-hash';
 import type { HistoryConfig } from './config';
 import { EXPIRES_AT, GENESIS_HASH, HISTORY_ITEM_BUDGET_BYTES } from './constants';
 import { ImageTooLargeError, IntegrityError } from './errors';
@@ -101,6 +102,7 @@ export function buildHistoryRecord(
     sequenceNumber: change.sequenceNumber,
     prevHash,
   };
+  if (head) record.prevVersion = head.versionNumber;
   if (image) record.image = image;
   if (isRollback && context) {
     const restoredFrom = Number(context.restoredFrom?.N);
@@ -113,13 +115,50 @@ export function buildHistoryRecord(
 }
 
 /**
- * Completes a record: stamps the configured retention policy and computes the
- * hash over the finished fields, so every writer (stream, backfill, repair) hashes alike.
+ * Completes a record in the current hash format: stamps the format and the
+ * configured retention policy, decides whether the image must be stored
+ * compressed, and hashes the finished item, so every writer (stream, backfill,
+ * repair) hashes alike.
+ * @throws ImageTooLargeError when even the compressed image does not fit.
  */
 export function sealRecord(record: Omit<HistoryRecord, 'hash'>, config: HistoryConfig): HistoryRecord {
-  const sealed = { ...record };
+  const sealed: Omit<HistoryRecord, 'hash'> = { ...record, format: HASH_FORMAT };
+  delete sealed.imageGz;
+  delete sealed.contentHash;
+  delete sealed.stored;
   if (config.retention) sealed.retention = { ...config.retention };
-  return { ...sealed, hash: recordHash(sealed) };
+  if (sealed.image !== undefined) {
+    const plain = toHistoryItem({ ...sealed, hash: GENESIS_HASH });
+    if (itemSize(plain) > HISTORY_ITEM_BUDGET_BYTES) {
+      sealed.imageGz = new Uint8Array(gzipSync(canonicalItemJson(sealed.image), { level: 9 }));
+      const size = itemSize(toHistoryItem({ ...sealed, hash: GENESIS_HASH }));
+      if (size > HISTORY_ITEM_BUDGET_BYTES) throw new ImageTooLargeError(record.itemKey, size);
+    }
+  }
+  const hash = itemHash(toHistoryItem({ ...sealed, hash: GENESIS_HASH }));
+  return { ...sealed, hash };
+}
+
+/**
+ * The hash a record's content gives, with `prevHash` in place of its own link
+ * when given: format 2 over the stored item (or the item this record would be
+ * stored as), format 1 over its fields. Equal to `record.hash` exactly when the
+ * record is unedited.
+ */
+export function contentHashOf(record: HistoryRecord, prevHash = record.prevHash): string {
+  if ((record.format ?? 1) >= 2) {
+    const item = record.stored ?? toHistoryItem(record);
+    return itemHash({ ...item, prevHash: { S: prevHash } });
+  }
+  return chainHashV1({
+    itemKey: record.itemKey,
+    versionNumber: record.versionNumber,
+    op: record.op,
+    image: record.image,
+    recordedAt: record.recordedAt,
+    prevHash,
+    retention: record.retention,
+  });
 }
 
 function stripAttribute(image: AttributeMap, name: string): AttributeMap {
@@ -133,9 +172,8 @@ const s = (value: string): AttributeValue => ({ S: value });
 /**
  * The history table item of a record. Metadata stays at the root and the
  * user's data in `image`, so user attribute names can never collide with ours.
- * An image over the item budget is stored as `imageGz` (gzip of its canonical
- * DynamoDB JSON).
- * @throws ImageTooLargeError when even the compressed image does not fit.
+ * A sealed record whose image is over the item budget carries it as `imageGz`
+ * (gzip of its canonical DynamoDB JSON), decided by {@link sealRecord}.
  */
 export function toHistoryItem(record: HistoryRecord): AttributeMap {
   const item: AttributeMap = {
@@ -148,9 +186,10 @@ export function toHistoryItem(record: HistoryRecord): AttributeMap {
     recordedAt: s(record.recordedAt),
     prevHash: s(record.prevHash),
     hash: s(record.hash),
+    changed: { L: record.changed.map(s) },
   };
-  if (record.changed.length > 0) item.changed = { L: record.changed.map(s) };
-  else item.changed = { L: [] };
+  if (record.format !== undefined && record.format > 1) item.format = { N: String(record.format) };
+  if (record.prevVersion !== undefined) item.prevVersion = { N: String(record.prevVersion) };
   if (record.actor !== undefined) item.actor = s(record.actor);
   if (record.eventId !== undefined) item.eventId = s(record.eventId);
   if (record.sequenceNumber !== undefined) item.sequenceNumber = s(record.sequenceNumber);
@@ -161,15 +200,9 @@ export function toHistoryItem(record: HistoryRecord): AttributeMap {
   if (record.retention?.versions !== undefined)
     item.retentionVersions = { N: String(record.retention.versions) };
   if (record.expiresAt !== undefined) item[EXPIRES_AT] = { N: String(record.expiresAt) };
-  if (record.image === undefined) return item;
-
-  const plain = { ...item, image: { M: record.image } };
-  if (itemSize(plain) <= HISTORY_ITEM_BUDGET_BYTES) return plain;
-  const gz = gzipSync(canonicalItemJson(record.image), { level: 9 });
-  const compressed = { ...item, imageGz: { B: new Uint8Array(gz) } };
-  const size = itemSize(compressed);
-  if (size > HISTORY_ITEM_BUDGET_BYTES) throw new ImageTooLargeError(record.itemKey, size);
-  return compressed;
+  if (record.imageGz !== undefined) item.imageGz = { B: record.imageGz };
+  else if (record.image !== undefined) item.image = { M: record.image };
+  return item;
 }
 
 /** Decodes an image stored as `imageGz` back to DynamoDB JSON. */
@@ -203,7 +236,14 @@ export function fromHistoryItem(item: AttributeMap): HistoryRecord {
     hash: str(item, 'hash') ?? '',
   };
   if (item.image?.M) record.image = item.image.M;
-  else if (item.imageGz?.B) record.image = inflateImage(item.imageGz.B);
+  else if (item.imageGz?.B) {
+    record.imageGz = item.imageGz.B;
+    record.image = inflateImage(item.imageGz.B);
+  }
+  const format = item.format?.N;
+  if (format !== undefined) record.format = Number(format);
+  const prevVersion = item.prevVersion?.N;
+  if (prevVersion !== undefined) record.prevVersion = Number(prevVersion);
   for (const name of ['actor', 'eventId', 'sequenceNumber', 'declaredVersion', 'reason'] as const) {
     const value = str(item, name);
     if (value !== undefined) record[name] = value;
@@ -218,6 +258,8 @@ export function fromHistoryItem(item: AttributeMap): HistoryRecord {
   }
   const expiresAt = item[EXPIRES_AT]?.N;
   if (expiresAt !== undefined) record.expiresAt = Number(expiresAt);
+  Object.defineProperty(record, 'stored', { value: item, enumerable: false });
+  record.contentHash = contentHashOf(record);
   return record;
 }
 

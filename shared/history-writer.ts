@@ -1,7 +1,8 @@
-import { type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { isAwsValidation } from './aws-errors';
 import { mapLimit } from './concurrency';
 import type { HistoryConfig } from './config';
+import { GENESIS_HASH } from './constants';
 import { type HistoryError, IntegrityError, isPermanent, MalformedRecordError } from './errors';
 import { parkFailure } from './failures';
 import { isRecordItem, type PutOutcome, putHistoryItem } from './history-put';
@@ -57,12 +58,31 @@ export interface HistoryWriterOptions {
   clock?: () => Date;
 }
 
-/** Reads the newest history record of an item: the head the next record chains onto. */
-export async function readChainHead(
+/** The newest records of an item's history, newest first, checked against their hashes. */
+export interface RecentHistory {
+  head: ChainHead | undefined;
+  /** eventIds of the records read: a stream record whose eventId is here is already recorded. */
+  eventIds: Set<string>;
+  /** The highest stream sequence number among the records read. */
+  maxSequence: string | undefined;
+}
+
+/**
+ * Reads the newest `window` history records of an item (one Query) and checks
+ * each against its hash. The head is what the next record chains onto; the
+ * eventIds tell redelivered records. A redelivery replays a contiguous run of the
+ * shard, so the records of an item it repeats are among its newest ones: as many
+ * as the batch holds for the item, plus any backfill or repair records written
+ * in between, which the margin covers.
+ * @throws IntegrityError when a record read was edited: chaining onto it, or
+ *   trusting its eventId, would hide the edit or drop real changes as duplicates.
+ */
+export async function readRecentHistory(
   client: DynamoDBClient,
   historyTable: string,
   itemKey: string,
-): Promise<ChainHead | undefined> {
+  window = 1,
+): Promise<RecentHistory> {
   const out = await client.send(
     new QueryCommand({
       TableName: historyTable,
@@ -70,13 +90,81 @@ export async function readChainHead(
       ExpressionAttributeNames: { '#k': 'itemKey' },
       ExpressionAttributeValues: { ':k': { S: itemKey } },
       ScanIndexForward: false,
-      Limit: 1,
+      Limit: Math.min(window, MAX_WINDOW),
       ConsistentRead: true,
     }),
   );
-  const item = out.Items?.[0];
-  return item && isRecordItem(item) ? headOf(fromHistoryItem(item)) : undefined;
+  const records = (out.Items ?? []).filter(isRecordItem).map(fromHistoryItem);
+  for (const r of records) {
+    if (r.contentHash !== r.hash) {
+      throw new IntegrityError(`history record ${r.version} of ${itemKey} does not match its hash (edited)`, {
+        itemKey,
+        version: r.versionNumber,
+      });
+    }
+  }
+  const eventIds = new Set(records.flatMap((r) => (r.eventId === undefined ? [] : [r.eventId])));
+  const newest = records[0];
+  let maxSequence: string | undefined;
+  for (const r of records) maxSequence = maxSequenceOf(maxSequence, r.sequenceNumber);
+  return { head: newest && headOf(newest), eventIds, maxSequence };
 }
+
+function maxSequenceOf(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return compareSequenceNumbers(a, b) >= 0 ? a : b;
+}
+
+/**
+ * Looks through an item's whole history for one stream event (eventId, a
+ * globally unique id per stream record). Also says whether retention has
+ * removed the chain's start, in which case an event may be gone with it.
+ */
+export async function findEvent(
+  client: DynamoDBClient,
+  historyTable: string,
+  itemKey: string,
+  eventId: string,
+): Promise<{ found: boolean; truncated: boolean }> {
+  let start: Record<string, AttributeValue> | undefined;
+  let oldestPrevHash: string | undefined;
+  let found = false;
+  do {
+    const out = await client.send(
+      new QueryCommand({
+        TableName: historyTable,
+        KeyConditionExpression: '#k = :k',
+        ProjectionExpression: '#v, #e, #p',
+        ExpressionAttributeNames: { '#k': 'itemKey', '#v': 'version', '#e': 'eventId', '#p': 'prevHash' },
+        ExpressionAttributeValues: { ':k': { S: itemKey } },
+        ExclusiveStartKey: start,
+        ConsistentRead: true,
+      }),
+    );
+    for (const item of out.Items ?? []) {
+      if (!isRecordItem(item)) continue;
+      oldestPrevHash ??= item.prevHash?.S;
+      if (item.eventId?.S === eventId) found = true;
+    }
+    start = out.LastEvaluatedKey;
+  } while (start && !found);
+  return { found, truncated: oldestPrevHash !== undefined && oldestPrevHash !== GENESIS_HASH };
+}
+
+/** Reads the newest history record of an item: the head the next record chains onto. */
+export async function readChainHead(
+  client: DynamoDBClient,
+  historyTable: string,
+  itemKey: string,
+): Promise<ChainHead | undefined> {
+  return (await readRecentHistory(client, historyTable, itemKey, 1)).head;
+}
+
+/** Records read back per item and batch at most, for the redelivery check. */
+const MAX_WINDOW = 100;
+/** Backfill and repair records that may sit between the redelivered ones. */
+const WINDOW_MARGIN = 2;
 
 /**
  * Copies a batch of DynamoDB stream records into the history table, exactly
@@ -158,21 +246,42 @@ export class HistoryWriter {
   /** Records one item's changes in order; returns the changes to retry (the first failure and all after it). */
   private async recordItem(changes: Pending[], stats: BatchStats): Promise<Pending[]> {
     const itemKey = changes[0]?.change.itemKey ?? '';
-    let head: ChainHead | undefined;
+    let recent: RecentHistory;
     try {
-      head = await readChainHead(this.client, this.config.historyTableName, itemKey);
+      recent = await readRecentHistory(
+        this.client,
+        this.config.historyTableName,
+        itemKey,
+        changes.length + WINDOW_MARGIN,
+      );
     } catch (error) {
+      if (isPermanent(error)) {
+        // An edited head: park every change of the item (whole, for a repair after the
+        // investigation) instead of chaining onto it; the parked-records alarm fires.
+        const unparked: Pending[] = [];
+        for (const pending of changes) {
+          if (await this.park(pending.raw, pending.change, error as HistoryError)) stats.parked++;
+          else unparked.push(pending);
+        }
+        return unparked;
+      }
       this.logger.warn('reading chain head failed; item retried', { itemKey, error: String(error) });
       return changes;
     }
+    let head = recent.head;
     const appended: ChainHead[] = [];
     let retry: Pending[] = [];
     for (const [i, { raw, change }] of changes.entries()) {
       const log = { itemKey, sequenceNumber: change.sequenceNumber, eventId: change.eventId };
-      if (
-        head?.sequenceNumber !== undefined &&
-        compareSequenceNumbers(change.sequenceNumber, head.sequenceNumber) <= 0
-      ) {
+      let duplicate: boolean;
+      try {
+        duplicate = await this.alreadyRecorded(change, recent);
+      } catch (error) {
+        this.logger.warn('duplicate check failed; item retried', { ...log, error: String(error) });
+        retry = changes.slice(i);
+        break;
+      }
+      if (duplicate) {
         stats.duplicates++;
         this.logger.info('duplicate skipped', log);
         continue;
@@ -185,6 +294,8 @@ export class HistoryWriter {
       try {
         const outcome = await this.append(change, head);
         head = outcome.head;
+        recent.eventIds.add(change.eventId);
+        recent.maxSequence = maxSequenceOf(recent.maxSequence, change.sequenceNumber);
         if (outcome.duplicate) {
           stats.duplicates++;
           this.logger.info('duplicate skipped (same event already recorded)', log);
@@ -220,6 +331,31 @@ export class HistoryWriter {
     }
   }
 
+  /**
+   * Whether a stream record is already in history: its eventId is among the
+   * newest records, or (for a record older in the stream than what history holds,
+   * as when a mapping replays from TRIM_HORIZON) anywhere in the item's history.
+   * Sequence numbers only decide when to look further, never alone that a record
+   * is a duplicate: AWS documents their order within a shard, not across shards.
+   * A replayed record whose own history record retention has deleted is known by
+   * the chain's missing start.
+   */
+  private async alreadyRecorded(change: StreamChange, recent: RecentHistory): Promise<boolean> {
+    if (recent.eventIds.has(change.eventId)) return true;
+    if (
+      recent.maxSequence === undefined ||
+      compareSequenceNumbers(change.sequenceNumber, recent.maxSequence) > 0
+    )
+      return false;
+    const { found, truncated } = await findEvent(
+      this.client,
+      this.config.historyTableName,
+      change.itemKey,
+      change.eventId,
+    );
+    return found || truncated;
+  }
+
   private async append(
     change: StreamChange,
     head: ChainHead | undefined,
@@ -253,15 +389,16 @@ export class HistoryWriter {
     // Someone else (backfill, repair, a concurrent delivery) started or extended the chain since the
     // head was read: read it again and chain onto it. Bounded: the head only moves forward.
     if (attempt < 3 && (outcome.reason === 'chain-started' || outcome.existing?.source?.S !== 'app')) {
-      const fresh = await readChainHead(this.client, this.config.historyTableName, change.itemKey);
-      if (
-        fresh?.sequenceNumber !== undefined &&
-        compareSequenceNumbers(change.sequenceNumber, fresh.sequenceNumber) <= 0
-      ) {
-        return { head: fresh, duplicate: true };
-      }
-      if (coveredByBackfill(change, fresh, this.config)) return { head: fresh as ChainHead, duplicate: true };
-      return this.append(change, fresh, attempt + 1);
+      const fresh = await readRecentHistory(
+        this.client,
+        this.config.historyTableName,
+        change.itemKey,
+        1 + WINDOW_MARGIN,
+      );
+      if (fresh.head && fresh.eventIds.has(change.eventId)) return { head: fresh.head, duplicate: true };
+      if (fresh.head && coveredByBackfill(change, fresh.head, this.config))
+        return { head: fresh.head, duplicate: true };
+      return this.append(change, fresh.head, attempt + 1);
     }
     const existing = outcome.reason === 'version-taken' ? outcome.existing : undefined;
     throw new IntegrityError(

@@ -53,4 +53,12 @@ export interface HistoryRecord {
   expiresAt?: number;
   prevHash: string;
   hash: string;
+  /** Hash format (2 today); absent on records written in format 1. */
+  format?: number;
+  /** The version this record follows in its chain, inside the hash: a skip the app made is not a deleted record. */
+  prevVersion?: number;
+  /** Not stored: the hash recomputed from the stored content on read; differs from `hash` when edited. */
+  contentHash?: string;
+  /** Not stored: the item as read from the history table (format 2 hashes it). */
+  stored?: AttributeMap;
 }

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { type DynamoDBClient, GetItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { canonicalItemJson, recordHash } from './canonical';
+import { canonicalItemJson } from './canonical';
+import { itemHash } from './chain-hash';
 import { mapLimit } from './concurrency';
 import type { HistoryConfig } from './config';
 import { GENESIS_HASH } from './constants';
 import { isRecordItem } from './history-put';
-import { fromHistoryItem, timeKeyOf } from './history-record';
+import { contentHashOf, fromHistoryItem, timeKeyOf } from './history-record';
 import { decodeItemKey, encodeItemKey, keyOf } from './keys';
 import { expiryPlausible, mayHaveExpired, policiesOf } from './retention';
 import type { AttributeMap, HistoryRecord } from './types';
@@ -22,7 +23,10 @@ export type FindingKind =
   | 'latest.notRecorded'
   | 'latest.deleteNotRecorded'
   | 'latest.noHistory'
-  | 'record.unreadable';
+  | 'record.unreadable'
+  | 'marker.missing'
+  | 'marker.mismatch'
+  | 'marker.orphan';
 
 export interface Finding {
   itemKey: string;
@@ -31,19 +35,13 @@ export interface Finding {
   message: string;
 }
 
-export interface ChainHeadSummary {
-  itemKey: string;
-  version: number;
-  hash: string;
-}
-
 export interface VerifyReport {
   items: number;
   records: number;
   findings: Finding[];
   /** Chains whose oldest retained record follows versions retention deleted. */
   truncated: number;
-  /** SHA-256 over every item's chain head (sorted): store it, and compare it later. */
+  /** SHA-256 over every item's recomputed chain (see {@link digestLine}): store it, and compare it later. */
   digest: string;
 }
 
@@ -71,7 +69,7 @@ export function checkChain(itemKey: string, records: HistoryRecord[], nowMs = Da
   let prev: HistoryRecord | undefined;
   for (const [i, r] of records.entries()) {
     const at = { itemKey, version: r.versionNumber };
-    if (recordHash(r) !== r.hash)
+    if ((r.contentHash ?? contentHashOf(r)) !== r.hash)
       findings.push({
         ...at,
         kind: 'hash.mismatch',
@@ -104,7 +102,9 @@ export function checkChain(itemKey: string, records: HistoryRecord[], nowMs = Da
           : `v${r.versionNumber} is the oldest record but does not start the chain (earlier records missing)`,
       });
     }
-    if (prev && !expiredBefore && r.versionNumber !== prev.versionNumber + 1) {
+    // Format 2 names the predecessor inside the hash: a linked record after a skip is the app's skip.
+    const skipped = linked && prev !== undefined && r.prevVersion === prev.versionNumber;
+    if (prev && !expiredBefore && !skipped && r.versionNumber !== prev.versionNumber + 1) {
       findings.push({
         ...at,
         kind: 'version.gap',
@@ -135,6 +135,62 @@ export function checkChain(itemKey: string, records: HistoryRecord[], nowMs = Da
     prev = r;
   }
   return { findings, truncated };
+}
+
+const MARKER_ATTRIBUTES = new Set(['itemKey', 'version', 'startedBy', 'format', 'genesisHash']);
+
+/**
+ * Checks an item's chain marker against its records: present when there are
+ * records, naming the event and (format 2) the hash of the chain's first
+ * record, with nothing else on it. Without it a second chain could be started. Pure.
+ */
+export function checkMarker(
+  itemKey: string,
+  marker: AttributeMap | undefined,
+  records: readonly HistoryRecord[],
+): Finding[] {
+  if (!marker) {
+    return records.length > 0
+      ? [{ itemKey, kind: 'marker.missing', message: 'the chain marker is missing (deleted)' }]
+      : [];
+  }
+  if (records.length === 0)
+    return [{ itemKey, kind: 'marker.orphan', message: 'a chain marker without records (history deleted)' }];
+  const first = records[0] as HistoryRecord;
+  const problems: string[] = [];
+  const extra = Object.keys(marker).filter((k) => !MARKER_ATTRIBUTES.has(k));
+  if (extra.length > 0) problems.push(`unexpected attribute(s) ${extra.join(', ')}`);
+  const genesis = first.prevHash === GENESIS_HASH ? first : undefined;
+  const format = marker.format?.N;
+  if (format !== undefined || (genesis?.format ?? 1) >= 2) {
+    if (format !== String(genesis?.format ?? format)) problems.push('format differs from the first record');
+    if (!marker.genesisHash?.S) problems.push('genesisHash missing');
+    else if (genesis && marker.genesisHash.S !== genesis.hash)
+      problems.push('genesisHash is not the first record');
+  }
+  if (genesis && marker.startedBy?.S !== (genesis.eventId ?? 'unknown'))
+    problems.push('startedBy is not the first record');
+  return problems.length > 0
+    ? [{ itemKey, kind: 'marker.mismatch', message: `chain marker edited: ${problems.join('; ')}` }]
+    : [];
+}
+
+/**
+ * The item's line of the digest: its hashes recomputed from content and rolled
+ * along the chain (each record hashed with the recomputed hash of the one before
+ * as its link), so an edit anywhere changes the head's value, and expired records
+ * (retention deletes only the oldest) change nothing. Plus the marker's hash.
+ */
+export function digestLine(
+  itemKey: string,
+  records: readonly HistoryRecord[],
+  marker: AttributeMap | undefined,
+): string {
+  let rolled: string | undefined;
+  for (const r of records) rolled = contentHashOf(r, rolled ?? r.prevHash);
+  const head = records.at(-1);
+  const markerHash = marker ? itemHash(marker) : '-';
+  return `${itemKey}\t${head?.versionNumber ?? 0}\t${rolled ?? '-'}\t${markerHash}\n`;
 }
 
 /** Compares the latest table's item with the newest history record. Pure. */
@@ -184,13 +240,14 @@ export function checkLatest(
   return [];
 }
 
-/** Every history record of one item, oldest first (the chain marker left out). */
-export async function readItemHistory(
+/** Every history record of one item, oldest first, and its chain marker. */
+export async function readItemChain(
   client: DynamoDBClient,
   historyTable: string,
   itemKey: string,
-): Promise<HistoryRecord[]> {
+): Promise<{ records: HistoryRecord[]; marker: AttributeMap | undefined }> {
   const records: HistoryRecord[] = [];
+  let marker: AttributeMap | undefined;
   let start: AttributeMap | undefined;
   do {
     const out = await client.send(
@@ -203,10 +260,22 @@ export async function readItemHistory(
         ConsistentRead: true,
       }),
     );
-    records.push(...(out.Items ?? []).filter(isRecordItem).map(fromHistoryItem));
+    for (const item of out.Items ?? []) {
+      if (isRecordItem(item)) records.push(fromHistoryItem(item));
+      else marker = item;
+    }
     start = out.LastEvaluatedKey;
   } while (start);
-  return records;
+  return { records, marker };
+}
+
+/** Every history record of one item, oldest first (the chain marker left out). */
+export async function readItemHistory(
+  client: DynamoDBClient,
+  historyTable: string,
+  itemKey: string,
+): Promise<HistoryRecord[]> {
+  return (await readItemChain(client, historyTable, itemKey)).records;
 }
 
 /** A strongly consistent Scan in `segments` parallel segments, page by page. */
@@ -238,12 +307,10 @@ async function parallelScan(
   );
 }
 
-/** The digest of a set of chain heads: SHA-256 over `itemKey\tversion\thash` lines, sorted by item key. */
-export function digestOf(heads: ChainHeadSummary[]): string {
+/** The digest: SHA-256 over every item's {@link digestLine}, sorted by item key. */
+export function digestOf(lines: string[]): string {
   const hash = createHash('sha256');
-  for (const h of [...heads].sort((a, b) => (a.itemKey < b.itemKey ? -1 : a.itemKey > b.itemKey ? 1 : 0))) {
-    hash.update(`${h.itemKey}\t${h.version}\t${h.hash}\n`);
-  }
+  for (const line of [...lines].sort()) hash.update(line);
   return hash.digest('hex');
 }
 
@@ -266,8 +333,8 @@ export class Verifier {
     return (this.options.clock?.() ?? new Date()).getTime();
   }
 
-  private itemHistory(itemKey: string): Promise<HistoryRecord[]> {
-    return readItemHistory(this.options.client, this.options.config.historyTableName, itemKey);
+  private itemChain(itemKey: string) {
+    return readItemChain(this.options.client, this.options.config.historyTableName, itemKey);
   }
 
   private async latestItem(itemKey: string): Promise<AttributeMap | undefined> {
@@ -284,10 +351,11 @@ export class Verifier {
   private report(
     byItem: Map<string, HistoryRecord[]>,
     latest: Map<string, AttributeMap | undefined>,
+    markers: Map<string, AttributeMap>,
     extra: Finding[],
   ): VerifyReport {
     const findings = [...extra];
-    const heads: ChainHeadSummary[] = [];
+    const lines: string[] = [];
     let records = 0;
     let truncated = 0;
     for (const [itemKey, list] of byItem) {
@@ -295,8 +363,9 @@ export class Verifier {
       const chain = checkChain(itemKey, list, this.now());
       findings.push(...chain.findings);
       if (chain.truncated) truncated++;
+      findings.push(...checkMarker(itemKey, markers.get(itemKey), list));
+      lines.push(digestLine(itemKey, list, markers.get(itemKey)));
       const newest = list.at(-1);
-      if (newest) heads.push({ itemKey, version: newest.versionNumber, hash: newest.hash });
       if (latest.has(itemKey))
         findings.push(
           ...checkLatest(itemKey, newest, latest.get(itemKey), this.options.config.attributes.context),
@@ -306,33 +375,47 @@ export class Verifier {
       if (!byItem.has(itemKey))
         findings.push(...checkLatest(itemKey, undefined, item, this.options.config.attributes.context));
     }
+    for (const [itemKey, marker] of markers) {
+      if (!byItem.has(itemKey)) {
+        findings.push(...checkMarker(itemKey, marker, []));
+        lines.push(digestLine(itemKey, [], marker));
+      }
+    }
     return {
       items: new Set([...byItem.keys(), ...latest.keys()]).size,
       records,
       findings,
       truncated,
-      digest: digestOf(heads),
+      digest: digestOf(lines),
     };
   }
 
   /** One item. */
   async verifyItem(itemKey: string): Promise<VerifyReport> {
     decodeItemKey(itemKey, this.options.config.keySchema);
-    const [records, latest] = await Promise.all([this.itemHistory(itemKey), this.latestItem(itemKey)]);
+    const [{ records, marker }, latest] = await Promise.all([
+      this.itemChain(itemKey),
+      this.latestItem(itemKey),
+    ]);
     const byItem = new Map(records.length > 0 ? [[itemKey, records]] : []);
-    return this.report(byItem, new Map([[itemKey, latest]]), []);
+    const markers = new Map(marker ? [[itemKey, marker]] : []);
+    return this.report(byItem, new Map([[itemKey, latest]]), markers, []);
   }
 
   /** Every item: a parallel Scan of history and of the latest table. */
   async verifyAll(options: VerifyOptions = {}): Promise<VerifyReport> {
     const segments = Math.max(1, Math.min(options.segments ?? 4, 64));
     const byItem = new Map<string, HistoryRecord[]>();
+    const markers = new Map<string, AttributeMap>();
     const extra: Finding[] = [];
     let scanned = 0;
     await parallelScan(this.options.client, this.options.config.historyTableName, segments, (items) => {
       for (const item of items) {
-        if (!isRecordItem(item)) continue;
         const itemKey = item.itemKey?.S ?? '?';
+        if (!isRecordItem(item)) {
+          markers.set(itemKey, item);
+          continue;
+        }
         try {
           const record = fromHistoryItem(item);
           const list = byItem.get(itemKey);
@@ -359,6 +442,6 @@ export class Verifier {
     });
     // Items whose history exists but that are gone from the latest table: deleted.
     for (const itemKey of byItem.keys()) if (!latest.has(itemKey)) latest.set(itemKey, undefined);
-    return this.report(byItem, latest, extra);
+    return this.report(byItem, latest, markers, extra);
   }
 }

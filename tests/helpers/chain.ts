@@ -1,5 +1,5 @@
-import { recordHash } from '../../shared/canonical';
 import { GENESIS_HASH } from '../../shared/constants';
+import { contentHashOf } from '../../shared/history-record';
 import type { HistoryRecord } from '../../shared/types';
 
 /** Problems in one item's hash chain, oldest first; empty when it is intact. */
@@ -8,7 +8,7 @@ export function chainProblems(records: HistoryRecord[]): string[] {
   let prev = GENESIS_HASH;
   for (const r of records) {
     if (r.prevHash !== prev) problems.push(`${r.version}: prevHash does not link`);
-    const hash = recordHash(r);
+    const hash = contentHashOf(r);
     if (hash !== r.hash) problems.push(`${r.version}: hash does not match content`);
     prev = r.hash;
   }

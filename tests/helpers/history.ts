@@ -1,6 +1,7 @@
 import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mapLimit } from '../../shared/concurrency';
 import type { HistoryConfig } from '../../shared/config';
+import { chainMarker } from '../../shared/history-put';
 import { buildHistoryRecord, type ChainHead, headOf, toHistoryItem } from '../../shared/history-record';
 import type { StreamChange } from '../../shared/stream-record';
 import type { HistoryRecord } from '../../shared/types';
@@ -39,10 +40,13 @@ export async function seedHistory(
     records.push(record);
     head = headOf(record);
   }
-  const chunks: HistoryRecord[][] = [];
-  for (let i = 0; i < records.length; i += 25) chunks.push(records.slice(i, i + 25));
+  // The chain marker too, as the writer writes it with the first record.
+  const items = records.map(toHistoryItem);
+  if (items[0]) items.push(chainMarker(items[0]));
+  const chunks: (typeof items)[] = [];
+  for (let i = 0; i < items.length; i += 25) chunks.push(items.slice(i, i + 25));
   await mapLimit(chunks, 8, async (chunk) => {
-    let pending = chunk.map((r) => ({ PutRequest: { Item: toHistoryItem(r) } }));
+    let pending = chunk.map((Item) => ({ PutRequest: { Item } }));
     while (pending.length > 0) {
       const out = await client.send(
         new BatchWriteItemCommand({ RequestItems: { [config.historyTableName]: pending } }),

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { canonicalItemJson, chainHash, changedAttributes, itemSize } from '../../shared/canonical';
+import { canonicalItemJson, changedAttributes, itemSize } from '../../shared/canonical';
+import { chainHashV1 as chainHash, itemHash } from '../../shared/chain-hash';
 import { GENESIS_HASH } from '../../shared/constants';
 
 describe('canonical JSON', () => {
@@ -24,7 +25,7 @@ describe('canonical JSON', () => {
   });
 });
 
-describe('hash chain', () => {
+describe('hash chain, format 1 (records written before format 2)', () => {
   const fields = {
     itemKey: 'order-1',
     versionNumber: 1,
@@ -63,6 +64,48 @@ describe('hash chain', () => {
     );
     expect(chainHash({ ...fields, retention: { days: 31, versions: 5 } })).not.toBe(
       chainHash({ ...fields, retention: { days: 30, versions: 5 } }),
+    );
+  });
+});
+
+describe('hash chain, format 2', () => {
+  const item = {
+    itemKey: { S: 'order-1' },
+    version: { S: 'v0001' },
+    versionNumber: { N: '1' },
+    format: { N: '2' },
+    image: { M: { id: { S: 'order-1' }, tags: { SS: ['b', 'a'] }, raw: { B: new Uint8Array([1, 2]) } } },
+    changed: { L: [] },
+    prevHash: { S: GENESIS_HASH },
+    hash: { S: 'ignored' },
+    expiresAt: { N: '99' },
+  };
+
+  it('is SHA-256 of the RFC 8785 form of the stored item minus hash and expiresAt', () => {
+    const body =
+      '{"changed":{"L":[]},"format":{"N":"2"},"image":{"M":{"id":{"S":"order-1"},"raw":{"B":"AQI="},' +
+      `"tags":{"SS":["a","b"]}}},"itemKey":{"S":"order-1"},"prevHash":{"S":"${GENESIS_HASH}"},` +
+      '"version":{"S":"v0001"},"versionNumber":{"N":"1"}}';
+    expect(itemHash(item)).toBe(createHash('sha256').update(body).digest('hex'));
+  });
+
+  it('covers every attribute, including one an editor adds, and ignores only hash and expiresAt', () => {
+    const base = itemHash(item);
+    expect(itemHash({ ...item, hash: { S: 'other' }, expiresAt: { N: '1' } })).toBe(base);
+    expect(itemHash({ ...item, actor: { S: 'mallory' } })).not.toBe(base);
+    expect(itemHash({ ...item, changed: { L: [{ S: 'x' }] } })).not.toBe(base);
+    expect(itemHash({ ...item, versionNumber: { N: '2' } })).not.toBe(base);
+  });
+
+  it('sorts keys by UTF-16 code units and treats __proto__ as an ordinary attribute name', () => {
+    const withProto = JSON.parse(
+      '{"image":{"M":{"__proto__":{"S":"x"},"\ud83d\ude00":{"S":"y"},"\uffff":{"S":"z"}}}}',
+    );
+    const body = '{"image":{"M":{"__proto__":{"S":"x"},"\ud83d\ude00":{"S":"y"},"\uffff":{"S":"z"}}}}';
+    expect(itemHash(withProto)).toBe(
+      createHash('sha256')
+        .update(JSON.stringify(JSON.parse(body)))
+        .digest('hex'),
     );
   });
 });

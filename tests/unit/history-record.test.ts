@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chainHash } from '../../shared/canonical';
+import { itemHash } from '../../shared/chain-hash';
 import { loadConfig } from '../../shared/config';
 import { GENESIS_HASH, HISTORY_ITEM_BUDGET_BYTES } from '../../shared/constants';
 import { ImageTooLargeError } from '../../shared/errors';
@@ -40,16 +40,9 @@ describe('buildHistoryRecord', () => {
       changed: ['status'],
       prevHash: GENESIS_HASH,
     });
-    expect(record.hash).toBe(
-      chainHash({
-        itemKey: 'order-1',
-        versionNumber: 1,
-        op: 'INSERT',
-        image: record.image,
-        recordedAt: record.recordedAt,
-        prevHash: GENESIS_HASH,
-      }),
-    );
+    expect(record.format).toBe(2);
+    expect(record.prevVersion).toBeUndefined();
+    expect(record.hash).toBe(itemHash(toHistoryItem(record)));
     expect(record.recordedAt).toBe('2026-11-18T11:06:40.000Z');
     expect(record.timeKey).toBe('2026-11-18T11:06:40.000Z#v0001');
   });
@@ -60,7 +53,12 @@ describe('buildHistoryRecord', () => {
       head(3),
       config,
     );
-    expect(record).toMatchObject({ versionNumber: 5, source: 'app', prevHash: 'a'.repeat(64) });
+    expect(record).toMatchObject({
+      versionNumber: 5,
+      source: 'app',
+      prevHash: 'a'.repeat(64),
+      prevVersion: 3,
+    });
     expect(record.declaredVersion).toBeUndefined();
   });
 
@@ -125,7 +123,9 @@ describe('history items', () => {
     const item = toHistoryItem(record);
     expect(item.image?.M?.hash?.S).toBe('user data named like our metadata');
     expect(item.hash?.S).toBe(record.hash);
-    expect(fromHistoryItem(item)).toEqual(record);
+    const read = fromHistoryItem(item);
+    expect(read).toEqual({ ...record, contentHash: record.hash });
+    expect(toHistoryItem(read)).toEqual(item);
   });
 
   it('compresses an image over the item budget and inflates it transparently', () => {
@@ -144,11 +144,7 @@ describe('history items', () => {
   it('refuses an image too large even compressed', () => {
     // Random bytes do not compress: 400 KB of them stays over the budget after gzip.
     const noise = randomBytes(400 * 1024).toString('base64');
-    const record = buildHistoryRecord(
-      change({ keys, newImage: { ...keys, version: N(1), body: { B: noise } } }),
-      undefined,
-      config,
-    );
-    expect(() => toHistoryItem(record)).toThrow(ImageTooLargeError);
+    const noisy = change({ keys, newImage: { ...keys, version: N(1), body: { B: noise } } });
+    expect(() => buildHistoryRecord(noisy, undefined, config)).toThrow(ImageTooLargeError);
   });
 });
