@@ -176,10 +176,13 @@ export function checkMarker(
 }
 
 /**
- * The item's line of the digest: its hashes recomputed from content and rolled
- * along the chain (each record hashed with the recomputed hash of the one before
- * as its link), so an edit anywhere changes the head's value, and expired records
- * (retention deletes only the oldest) change nothing. Plus the marker's hash.
+ * The item's line of the digest. Its hashes are recomputed from content and
+ * rolled along the chain (each record hashed with the recomputed hash of the one
+ * before as its link), so an edit of any record's content changes the head's
+ * value, while expired records (retention deletes only the oldest) change nothing.
+ * Where a stored `hash` or `prevHash` disagrees with the rolled values, the
+ * disagreement is folded into a second value, empty for an intact chain. Then the
+ * marker's hash. `expiresAt`, which retention sets, is left out, as in the hash.
  */
 export function digestLine(
   itemKey: string,
@@ -187,11 +190,25 @@ export function digestLine(
   marker: AttributeMap | undefined,
 ): string {
   let rolled: string | undefined;
-  for (const r of records) rolled = contentHashOf(r, rolled ?? r.prevHash);
+  let taint = '';
+  for (const r of records) {
+    const link = rolled ?? r.prevHash;
+    const next = contentHashOf(r, link);
+    if (r.prevHash !== link || r.hash !== next) {
+      taint = sha256Hex(`${taint}|${r.version}|${r.prevHash}|${r.hash}`);
+    }
+    rolled = next;
+  }
   const head = records.at(-1);
   const markerHash = marker ? itemHash(marker) : '-';
-  return `${itemKey}\t${head?.versionNumber ?? 0}\t${rolled ?? '-'}\t${markerHash}\n`;
+  return `${itemKey}\t${head?.versionNumber ?? 0}\t${rolled ?? '-'}\t${taint || '-'}\t${markerHash}\n`;
 }
+
+/** A digest line for a stored item verify could not read as a record. */
+export const unreadableDigestLine = (item: AttributeMap): string =>
+  `${item.itemKey?.S ?? '?'}\t?\t${itemHash(item)}\n`;
+
+const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** Compares the latest table's item with the newest history record. Pure. */
 export function checkLatest(
@@ -240,13 +257,37 @@ export function checkLatest(
   return [];
 }
 
+/** An unreadable stored record: its finding, and its digest line. */
+export interface Unreadable {
+  finding: Finding;
+  line: string;
+}
+
+/** A stored record, or (edited past reading) a `record.unreadable` finding. */
+function readRecord(item: AttributeMap, unreadable: Unreadable[]): HistoryRecord | undefined {
+  try {
+    return fromHistoryItem(item);
+  } catch (error) {
+    unreadable.push({
+      finding: {
+        itemKey: item.itemKey?.S ?? '?',
+        kind: 'record.unreadable',
+        message: `unreadable history record ${item.version?.S ?? '?'}: ${String(error)}`,
+      },
+      line: unreadableDigestLine(item),
+    });
+    return undefined;
+  }
+}
+
 /** Every history record of one item, oldest first, and its chain marker. */
 export async function readItemChain(
   client: DynamoDBClient,
   historyTable: string,
   itemKey: string,
-): Promise<{ records: HistoryRecord[]; marker: AttributeMap | undefined }> {
+): Promise<{ records: HistoryRecord[]; marker: AttributeMap | undefined; unreadable: Unreadable[] }> {
   const records: HistoryRecord[] = [];
+  const unreadable: Unreadable[] = [];
   let marker: AttributeMap | undefined;
   let start: AttributeMap | undefined;
   do {
@@ -261,12 +302,15 @@ export async function readItemChain(
       }),
     );
     for (const item of out.Items ?? []) {
-      if (isRecordItem(item)) records.push(fromHistoryItem(item));
-      else marker = item;
+      if (!isRecordItem(item)) marker = item;
+      else {
+        const record = readRecord(item, unreadable);
+        if (record) records.push(record);
+      }
     }
     start = out.LastEvaluatedKey;
   } while (start);
-  return { records, marker };
+  return { records, marker, unreadable };
 }
 
 /** Every history record of one item, oldest first (the chain marker left out). */
@@ -352,10 +396,10 @@ export class Verifier {
     byItem: Map<string, HistoryRecord[]>,
     latest: Map<string, AttributeMap | undefined>,
     markers: Map<string, AttributeMap>,
-    extra: Finding[],
+    unreadable: Unreadable[],
   ): VerifyReport {
-    const findings = [...extra];
-    const lines: string[] = [];
+    const findings = unreadable.map((u) => u.finding);
+    const lines = unreadable.map((u) => u.line);
     let records = 0;
     let truncated = 0;
     for (const [itemKey, list] of byItem) {
@@ -393,13 +437,13 @@ export class Verifier {
   /** One item. */
   async verifyItem(itemKey: string): Promise<VerifyReport> {
     decodeItemKey(itemKey, this.options.config.keySchema);
-    const [{ records, marker }, latest] = await Promise.all([
+    const [{ records, marker, unreadable }, latest] = await Promise.all([
       this.itemChain(itemKey),
       this.latestItem(itemKey),
     ]);
     const byItem = new Map(records.length > 0 ? [[itemKey, records]] : []);
     const markers = new Map(marker ? [[itemKey, marker]] : []);
-    return this.report(byItem, new Map([[itemKey, latest]]), markers, []);
+    return this.report(byItem, new Map([[itemKey, latest]]), markers, unreadable);
   }
 
   /** Every item: a parallel Scan of history and of the latest table. */
@@ -407,7 +451,7 @@ export class Verifier {
     const segments = Math.max(1, Math.min(options.segments ?? 4, 64));
     const byItem = new Map<string, HistoryRecord[]>();
     const markers = new Map<string, AttributeMap>();
-    const extra: Finding[] = [];
+    const extra: Unreadable[] = [];
     let scanned = 0;
     await parallelScan(this.options.client, this.options.config.historyTableName, segments, (items) => {
       for (const item of items) {
@@ -416,18 +460,11 @@ export class Verifier {
           markers.set(itemKey, item);
           continue;
         }
-        try {
-          const record = fromHistoryItem(item);
-          const list = byItem.get(itemKey);
-          if (list) list.push(record);
-          else byItem.set(itemKey, [record]);
-        } catch (error) {
-          extra.push({
-            itemKey,
-            kind: 'record.unreadable',
-            message: `unreadable history record ${item.version?.S ?? '?'}: ${String(error)}`,
-          });
-        }
+        const record = readRecord(item, extra);
+        if (!record) continue;
+        const list = byItem.get(itemKey);
+        if (list) list.push(record);
+        else byItem.set(itemKey, [record]);
       }
       scanned += items.length;
       options.onProgress?.({ records: scanned });
