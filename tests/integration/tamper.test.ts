@@ -127,6 +127,7 @@ describe('tampering: verify names every edit of every stored attribute, and the 
       }
     }
     expect(missed).toEqual([]);
+    process.stdout.write(`TAMPER CASES ${cases.length} tried, ${cases.length - missed.length} named\n`);
     expect(cases.length).toBeGreaterThan(80);
     const after = await verifier.verifyItem('t1');
     expect(after.findings).toEqual([]);
