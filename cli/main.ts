@@ -24,7 +24,8 @@ commands:
   rollback <itemKey> <toVersion> [--expected-version N] [--actor NAME] [--reason TEXT] [--dry-run]
   verify   [--key itemKey] [--segments N]        check hash chains, gaps, time order, latest vs history; print a digest
   backfill [--segments N] [--max-writes-per-second N] [--checkpoint FILE]
-  repair   [--key itemKey] [--dry-run]          re-drive parked records, record missing current versions
+  repair   [--key itemKey] [--dry-run] [--force] [--settle-seconds N]
+                                               re-drive parked records, record missing current versions
 
 options:
   --json   machine-readable output
@@ -109,6 +110,8 @@ const OPTIONS = {
   segments: { type: 'string' },
   'max-writes-per-second': { type: 'string' },
   checkpoint: { type: 'string' },
+  force: { type: 'boolean' },
+  'settle-seconds': { type: 'string' },
 } as const;
 
 const ALLOWED: Record<string, { args: number; options: string[] }> = {
@@ -119,7 +122,7 @@ const ALLOWED: Record<string, { args: number; options: string[] }> = {
   rollback: { args: 2, options: ['expected-version', 'actor', 'reason', 'dry-run'] },
   verify: { args: 0, options: ['key', 'segments'] },
   backfill: { args: 0, options: ['segments', 'max-writes-per-second', 'checkpoint'] },
-  repair: { args: 0, options: ['key', 'dry-run'] },
+  repair: { args: 0, options: ['key', 'dry-run', 'force', 'settle-seconds'] },
 };
 
 function int(value: string | undefined, name: string, min = 1): number | undefined {
@@ -282,8 +285,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
       }
       case 'repair': {
         const key = values.key === undefined ? undefined : reader.checkItemKey(values.key);
+        const settle = values['settle-seconds'];
         const report = await new Repairer({ client, config }).repair({
           dryRun: values['dry-run'] ?? false,
+          force: values.force ?? false,
+          ...(settle === undefined ? {} : { settleMs: (int(settle, '--settle-seconds', 0) ?? 0) * 1000 }),
           ...(key ? { itemKey: key } : {}),
         });
         print(report, () => {
@@ -306,7 +312,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
           }
           return lines.join('\n');
         });
-        return report.unrepairable.length > 0 || report.actions.some((a) => a.outcome === 'still-failing')
+        return report.unrepairable.length > 0 ||
+          report.actions.some((a) => ['still-failing', 'deferred', 'superseded'].includes(a.outcome))
           ? EXIT.findings
           : EXIT.ok;
       }

@@ -1,10 +1,10 @@
-import { type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { mapLimit, sleep } from './concurrency';
 import type { HistoryConfig } from './config';
-import { GENESIS_HASH } from './constants';
 import { putHistoryItem } from './history-put';
-import { BACKFILL_ASSIGNED_VERSION, sealRecord, timeKeyOf, toHistoryItem } from './history-record';
-import { encodeItemKey, encodeVersion, keyOf } from './keys';
+import { buildRecord, snapshotChange, toHistoryItem } from './history-record';
+import { encodeItemKey, keyOf } from './keys';
+import { ServerClock } from './server-clock';
 import type { AttributeMap, HistoryRecord } from './types';
 
 /** Where each scan segment stands; saved after every page so a restart resumes. */
@@ -28,7 +28,10 @@ export interface BackfillOptions {
   onProgress?: (progress: BackfillProgress) => void;
   /** Stop early (Ctrl-C): the checkpoint keeps what was done. */
   signal?: AbortSignal;
+  /** When a snapshot was read; DynamoDB's own clock (from its responses) unless given. */
   clock?: () => Date;
+  /** Items per Scan page (default 100). */
+  pageSize?: number;
 }
 
 /** A shared token bucket: at most `rate` acquisitions per second. */
@@ -46,34 +49,15 @@ class RateLimiter {
 
 /**
  * The history record of an item that existed before the stream did: its
- * current image, at its own version (or 1), starting a new chain. Pure.
+ * current image, read at `atMs`, starting a new chain (see {@link buildRecord}). Pure.
  */
-export function buildBackfillRecord(
-  item: AttributeMap,
-  config: HistoryConfig,
-  recordedAt: string,
-): HistoryRecord {
+export function buildBackfillRecord(item: AttributeMap, config: HistoryConfig, atMs: number): HistoryRecord {
   const itemKey = encodeItemKey(keyOf(item, config.keySchema), config.keySchema);
-  const own = Number(item[config.attributes.version]?.N);
-  const versionNumber = Number.isSafeInteger(own) && own > 0 ? own : 1;
-  const { [config.attributes.context]: _context, ...image } = item;
-  const record: Omit<HistoryRecord, 'hash'> = {
-    itemKey,
-    version: encodeVersion(versionNumber),
-    versionNumber,
-    timeKey: timeKeyOf(recordedAt, versionNumber),
-    op: 'INSERT',
-    source: 'backfill',
-    recordedAt,
-    image,
-    changed: [],
-    eventId: Number.isSafeInteger(own) && own > 0 ? `backfill:v${versionNumber}` : BACKFILL_ASSIGNED_VERSION,
-    prevHash: GENESIS_HASH,
-  };
-  const actor = item[config.actorAttribute]?.S;
-  if (actor !== undefined) record.actor = actor;
-  return sealRecord(record, config);
+  return buildRecord(snapshotChange('backfill', itemKey, item, undefined, atMs), undefined, config);
 }
+
+/** Items per Scan page: small enough that Ctrl-C and progress are seen within moments. */
+const PAGE_LIMIT = 100;
 
 /**
  * Records the current image of every item already in the latest table, for
@@ -85,8 +69,11 @@ export function buildBackfillRecord(
  *   chain marker, in one transaction conditional on the marker's absence, so a
  *   record the stream wrote first is never overwritten, the two never start two
  *   chains, and a second run adds nothing;
- * - `writeHistory` skips stream changes the snapshot already covers (see
- *   `coveredByBackfill`), so a change in flight during the scan is not recorded twice.
+ * - `writeHistory` skips the stream changes made before the snapshot and records
+ *   every one after it (see `coveredBySnapshot`): history starts at the snapshot.
+ *
+ * A checkpoint of a finished run is not resumed: a new run scans the table again
+ * (recording only items that still have no history).
  */
 export async function backfill(
   client: DynamoDBClient,
@@ -95,12 +82,26 @@ export async function backfill(
 ): Promise<BackfillProgress> {
   const segments = Math.max(1, Math.min(options.segments ?? 4, 64));
   const saved = options.checkpoint?.load();
-  const checkpoint: BackfillCheckpoint =
-    saved && saved.table === config.latestTableName && saved.segments === segments
-      ? saved
-      : { table: config.latestTableName, segments, positions: {} };
+  const resumable =
+    saved !== undefined &&
+    saved.table === config.latestTableName &&
+    saved.segments === segments &&
+    !Array.from({ length: segments }, (_, i) => saved.positions[i]?.done === true).every(Boolean);
+  const checkpoint: BackfillCheckpoint = resumable
+    ? saved
+    : { table: config.latestTableName, segments, positions: {} };
   const limiter = new RateLimiter(options.maxWritesPerSecond);
-  const clock = options.clock ?? (() => new Date());
+  let clock: () => number;
+  if (options.clock) {
+    const given = options.clock;
+    clock = () => given().getTime();
+  } else {
+    const server = new ServerClock().attach(client);
+    // One cheap call so the first page is already dated by DynamoDB's clock.
+    await client.send(new DescribeTableCommand({ TableName: config.latestTableName }));
+    clock = () => server.lowerBoundMs();
+  }
+  const pageSize = Math.max(1, Math.min(options.pageSize ?? PAGE_LIMIT, 1000));
   const progress: BackfillProgress = { scanned: 0, written: 0, skipped: 0 };
 
   await mapLimit(
@@ -114,9 +115,9 @@ export async function backfill(
         if (options.signal?.aborted) return;
         // The snapshot's time is taken before the read, so a change the stream dates a full
         // time step earlier was certainly seen by this (strongly consistent) scan; and floored
-        // to the stream's resolution, so history never runs backwards. See coveredByBackfill.
+        // to the stream's resolution, as the stream floors its own. See coveredBySnapshot.
         const step = config.streamTimeResolutionMs;
-        const snapshotAt = new Date(Math.floor(clock().getTime() / step) * step).toISOString();
+        const snapshotAt = Math.floor(clock() / step) * step;
         const page = await client.send(
           new ScanCommand({
             TableName: config.latestTableName,
@@ -124,9 +125,18 @@ export async function backfill(
             TotalSegments: segments,
             ExclusiveStartKey: start,
             ConsistentRead: true,
+            Limit: pageSize,
           }),
         );
-        for (const item of page.Items ?? []) {
+        const items = page.Items ?? [];
+        for (const [index, item] of items.entries()) {
+          if (options.signal?.aborted) {
+            // Resume from the last item recorded: it is skipped next time (it has history).
+            const last = index > 0 ? items[index - 1] : undefined;
+            if (last) checkpoint.positions[segment] = { lastKey: keyOf(last, config.keySchema) };
+            options.checkpoint?.save(checkpoint);
+            return;
+          }
           progress.scanned++;
           const record = buildBackfillRecord(item, config, snapshotAt);
           await limiter.acquire();

@@ -45,10 +45,14 @@ export function canonicalItemJson(map: AttributeMap): string {
   return canonicalJson(canonicalMap(map));
 }
 
-function valueEquals(a: AttributeValue | undefined, b: AttributeValue | undefined): boolean {
+/** Whether two attribute values (or their absence) are equal, sets compared as sets. */
+export function sameValue(a: AttributeValue | undefined, b: AttributeValue | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   return canonicalJson(canonicalValue(a)) === canonicalJson(canonicalValue(b));
 }
+
+const ownValue = (map: AttributeMap | undefined, name: string): AttributeValue | undefined =>
+  map !== undefined && Object.hasOwn(map, name) ? map[name] : undefined;
 
 /** Names of the top-level attributes that differ between two images, sorted, minus `ignore`. */
 export function changedAttributes(
@@ -57,7 +61,9 @@ export function changedAttributes(
   ignore: ReadonlySet<string> = new Set(),
 ): string[] {
   const names = new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})]);
-  return [...names].filter((n) => !ignore.has(n) && !valueEquals(before?.[n], after?.[n])).sort();
+  return [...names]
+    .filter((n) => !ignore.has(n) && !sameValue(ownValue(before, n), ownValue(after, n)))
+    .sort();
 }
 
 const utf8 = (s: string): number => Buffer.byteLength(s, 'utf8');

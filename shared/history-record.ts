@@ -1,6 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { canonicalItemJson, changedAttributes, itemSize } from './canonical';
+import { canonicalItemJson, changedAttributes, itemSize, sameValue } from './canonical';
 import { chainHashV1, HASH_FORMAT, itemHash } from './chain-hash';
 import type { HistoryConfig } from './config';
 import { EXPIRES_AT, GENESIS_HASH, HISTORY_ITEM_BUDGET_BYTES } from './constants';
@@ -10,19 +10,76 @@ import type { StreamChange } from './stream-record';
 import type { AttributeMap, HistoryRecord, Operation, Source } from './types';
 import { fromWireMap } from './wire';
 
-/** eventId of a backfill record whose version was assigned (the item had none of its own). */
-export const BACKFILL_ASSIGNED_VERSION = 'backfill:assigned';
-
 /** What the builder needs to know of an item's newest history record. */
 export interface ChainHead {
   versionNumber: number;
   hash: string;
+  op: Operation;
+  source: Source;
   sequenceNumber: string | undefined;
   eventId: string | undefined;
-  /** The head's stream time: when the versions it pushes out of the retention window left it. */
+  /** The head's time: when the versions it pushes out of the retention window left it. */
   recordedAtMs: number;
-  /** Set when the head is a backfill snapshot: what the stream writer needs to recognise changes it covers. */
-  backfill?: { recordedAtMs: number; imageJson: string; ownVersion: boolean };
+  /** The head's image (absent on tombstones): what a snapshot compares with, and what the next change changed. */
+  image?: AttributeMap | undefined;
+}
+
+/** Where a record comes from: the stream, or a snapshot of the latest table taken by backfill or repair. */
+export type Origin = 'stream' | 'backfill' | 'repair';
+
+/**
+ * One change to record, whoever records it. A stream change carries the
+ * stream's own identity and images; a snapshot says what the latest table held
+ * when it was read (`newImage` undefined: the item was gone).
+ */
+export interface Change {
+  origin: Origin;
+  itemKey: string;
+  op: Operation;
+  newImage: AttributeMap | undefined;
+  /** The image before the change: the stream's OldImage, or for a snapshot the head's image. */
+  oldImage: AttributeMap | undefined;
+  /** When it happened: the stream's ApproximateCreationDateTime, or when the snapshot was read (a lower bound). */
+  atMs: number;
+  eventId: string;
+  sequenceNumber?: string | undefined;
+  isTtlDelete?: boolean;
+}
+
+/** A stream change as the builder takes it. */
+export const streamChange = (change: StreamChange): Change => ({
+  origin: 'stream',
+  itemKey: change.itemKey,
+  op: change.op,
+  newImage: change.newImage,
+  oldImage: change.oldImage,
+  atMs: change.createdAtMs,
+  eventId: change.eventId,
+  sequenceNumber: change.sequenceNumber,
+  isTtlDelete: change.isTtlDelete,
+});
+
+/**
+ * A snapshot of the latest table as a change: an INSERT when it starts the chain
+ * or follows a tombstone, a MODIFY after a live version, a REMOVE when the item is gone.
+ */
+export function snapshotChange(
+  origin: 'backfill' | 'repair',
+  itemKey: string,
+  image: AttributeMap | undefined,
+  head: ChainHead | undefined,
+  atMs: number,
+): Change {
+  const live = head !== undefined && head.op !== 'REMOVE';
+  return {
+    origin,
+    itemKey,
+    op: image === undefined ? 'REMOVE' : live ? 'MODIFY' : 'INSERT',
+    newImage: image,
+    oldImage: live ? head.image : undefined,
+    atMs,
+    eventId: `${origin}:${new Date(atMs).toISOString()}`,
+  };
 }
 
 /** `recordedAt#version`: the LSI sort key, unique per item even when stream timestamps tie. */
@@ -34,44 +91,84 @@ function declaredVersionOf(
   image: AttributeMap | undefined,
   attribute: string,
 ): { usable?: number; raw?: string } {
-  const value = image?.[attribute];
+  const value = own(image, attribute);
   const raw = value?.N ?? value?.S;
   if (value?.N === undefined) return raw === undefined ? {} : { raw };
   const n = Number(value.N);
   return Number.isSafeInteger(n) && n > 0 ? { usable: n, raw } : { raw };
 }
 
+/** An attribute of an item, only if the item itself has it: names are data, never prototype lookups. */
+export function own(image: AttributeMap | undefined, name: string): AttributeValue | undefined {
+  return image !== undefined && Object.hasOwn(image, name) ? image[name] : undefined;
+}
+
+/** Attributes that say nothing of what a change was: the key never changes, the managed ones change on every write. */
+export function unchangedNames(config: HistoryConfig): ReadonlySet<string> {
+  return new Set([...Object.values(config.attributes), ...config.keySchema.map((k) => k.name)]);
+}
+
+/** The image as history keeps it: without the rollback context attribute, which labels a write, not data. */
+export function historyImage(
+  image: AttributeMap | undefined,
+  config: HistoryConfig,
+): AttributeMap | undefined {
+  return image && stripAttribute(image, config.attributes.context);
+}
+
 /**
- * Builds the history record of one stream change, given the item's current
- * chain head (DESIGN section 3). Pure: no I/O, no clock.
- *
- * - INSERT/MODIFY whose own version is a positive integer above the head keep it
- *   (`source: app`); a skipped version stays visible as a gap.
- * - Otherwise the record gets head + 1 (`source: legacy`) and keeps `declaredVersion`.
- * - REMOVE becomes a tombstone at head + 1 (`source: ttl` for TTL expiries).
+ * The actor of a write, only when the write itself set it: the writer library
+ * stamps version, modifiedAt and modifiedBy on every write, so a write that
+ * changed none of them (a plain client setting one flag) did not say who made it,
+ * and the previous writer's name is not carried over.
  */
-export function buildHistoryRecord(
-  change: StreamChange,
+function actorOf(change: Change, config: HistoryConfig): string | undefined {
+  if (change.origin !== 'stream' || change.newImage === undefined) return undefined;
+  const actor = own(change.newImage, config.actorAttribute)?.S;
+  if (actor === undefined || change.oldImage === undefined) return actor;
+  const { version, modifiedAt, modifiedBy } = config.attributes;
+  const stamped = [version, modifiedAt, modifiedBy, config.actorAttribute].some(
+    (name) => !sameValue(own(change.oldImage, name), own(change.newImage, name)),
+  );
+  return stamped ? actor : undefined;
+}
+
+/**
+ * Builds the history record of one change, given the item's chain head. The one
+ * place that decides a record's version, source, time and hash, for the stream,
+ * backfill and repair alike. Pure: no I/O, no clock.
+ *
+ * - Version: the item's own version when it is a positive integer above the head
+ *   (a skip stays visible in the numbering, and `prevVersion` says it was the
+ *   app's); otherwise head + 1, keeping `declaredVersion`. A REMOVE is head + 1.
+ * - Source: `backfill` or `repair` for snapshots; for the stream `app`, or `legacy`
+ *   when the version was assigned, `ttl` for TTL deletions, `rollback` when the
+ *   write carries the rollback context stamped with exactly this version.
+ * - Time never runs backwards along a chain: a change dated before the head (a
+ *   snapshot's clock, or the stream's rounding) is dated at the head's time.
+ */
+export function buildRecord(
+  change: Change,
   head: ChainHead | undefined,
   config: HistoryConfig,
 ): HistoryRecord {
   const last = head?.versionNumber ?? 0;
-  // Keys never change and managed attributes change on every write: neither says what the change was.
-  const managed = new Set([...Object.values(config.attributes), ...config.keySchema.map((k) => k.name)]);
   let versionNumber: number;
   let source: Source;
   let declaredVersion: string | undefined;
+  const { origin } = change;
+  const stream = origin === 'stream';
   if (change.op === 'REMOVE') {
     versionNumber = last + 1;
-    source = change.isTtlDelete ? 'ttl' : 'app';
+    source = origin !== 'stream' ? origin : change.isTtlDelete ? 'ttl' : 'app';
   } else {
     const declared = declaredVersionOf(change.newImage, config.attributes.version);
     if (declared.usable !== undefined && declared.usable > last) {
       versionNumber = declared.usable;
-      source = 'app';
+      source = origin !== 'stream' ? origin : 'app';
     } else {
       versionNumber = last + 1;
-      source = 'legacy';
+      source = origin !== 'stream' ? origin : 'legacy';
       declaredVersion = declared.raw;
     }
   }
@@ -79,16 +176,15 @@ export function buildHistoryRecord(
     throw new IntegrityError(`version of ${change.itemKey} overflows`, { itemKey: change.itemKey });
   }
   // A rollback stamps its context with the version it wrote; any other version ignores it.
-  const context = change.newImage?.[config.attributes.context]?.M;
+  const context = own(change.newImage, config.attributes.context)?.M;
   const isRollback =
+    stream &&
     change.op !== 'REMOVE' &&
-    context?.source?.S === 'rollback' &&
-    context.version?.N === String(versionNumber);
+    own(context, 'source')?.S === 'rollback' &&
+    own(context, 'version')?.N === String(versionNumber);
   if (isRollback) source = 'rollback';
-  const image = change.newImage && stripAttribute(change.newImage, config.attributes.context);
-  const recordedAt = new Date(change.createdAtMs).toISOString();
-  const prevHash = head?.hash ?? GENESIS_HASH;
-  const actorValue = change.newImage?.[config.actorAttribute];
+  const image = historyImage(change.newImage, config);
+  const recordedAt = new Date(Math.max(change.atMs, head?.recordedAtMs ?? 0)).toISOString();
   const record: Omit<HistoryRecord, 'hash'> = {
     itemKey: change.itemKey,
     version: encodeVersion(versionNumber),
@@ -97,22 +193,31 @@ export function buildHistoryRecord(
     op: change.op,
     source,
     recordedAt,
-    changed: changedAttributes(change.oldImage, change.newImage, managed),
+    changed: changedAttributes(historyImage(change.oldImage, config), image, unchangedNames(config)),
     eventId: change.eventId,
-    sequenceNumber: change.sequenceNumber,
-    prevHash,
+    prevHash: head?.hash ?? GENESIS_HASH,
   };
+  if (change.sequenceNumber !== undefined) record.sequenceNumber = change.sequenceNumber;
   if (head) record.prevVersion = head.versionNumber;
   if (image) record.image = image;
   if (isRollback && context) {
-    const restoredFrom = Number(context.restoredFrom?.N);
+    const restoredFrom = Number(own(context, 'restoredFrom')?.N);
     if (Number.isSafeInteger(restoredFrom)) record.restoredFrom = restoredFrom;
-    if (context.reason?.S !== undefined) record.reason = context.reason.S;
+    const reason = own(context, 'reason')?.S;
+    if (reason !== undefined) record.reason = reason;
   }
-  if (typeof actorValue?.S === 'string') record.actor = actorValue.S;
+  const actor = actorOf(change, config);
+  if (actor !== undefined) record.actor = actor;
   if (declaredVersion !== undefined) record.declaredVersion = declaredVersion;
   return sealRecord(record, config);
 }
+
+/** The record of one stream change (see {@link buildRecord}). */
+export const buildHistoryRecord = (
+  change: StreamChange,
+  head: ChainHead | undefined,
+  config: HistoryConfig,
+): HistoryRecord => buildRecord(streamChange(change), head, config);
 
 /**
  * Completes a record in the current hash format: stamps the format and the
@@ -265,44 +370,51 @@ export function fromHistoryItem(item: AttributeMap): HistoryRecord {
 
 /** The chain head a record leaves behind. */
 export function headOf(record: HistoryRecord): ChainHead {
-  const head: ChainHead = {
+  return {
     versionNumber: record.versionNumber,
     hash: record.hash,
+    op: record.op,
+    source: record.source,
     sequenceNumber: record.sequenceNumber,
     eventId: record.eventId,
     recordedAtMs: Date.parse(record.recordedAt),
+    image: record.image,
   };
-  if (record.source === 'backfill') {
-    head.backfill = {
-      recordedAtMs: Date.parse(record.recordedAt),
-      imageJson: canonicalItemJson(record.image ?? {}),
-      // The eventId says whether the version was the item's own or assigned (v1 for unversioned items).
-      ownVersion: record.eventId !== BACKFILL_ASSIGNED_VERSION,
-    };
-  }
-  return head;
 }
 
+/** How long after a snapshot a stream change is certainly later than its read, whatever the Scan took. */
+const SNAPSHOT_READ_MARGIN_MS = 60_000;
+
 /**
- * Whether a stream change is already covered by a backfill snapshot at the
- * head of the item's history, so recording it would duplicate or reorder it:
- * its own version is not above the snapshot's, or (without a usable version)
- * its image is the snapshot's, or it happened a full stream-time step before the
- * snapshot (stream times are rounded down: to the second in AWS, to the minute in
- * DynamoDB Local). A delete is never covered.
+ * Whether a stream change happened before the snapshot (backfill or repair) at
+ * the head of the item's history, so the snapshot already holds its effect and
+ * recording it would duplicate or reorder history.
+ *
+ * The stream delivers an item's changes in order, each with the image before it.
+ * The first change after the snapshot is the one whose old image is the
+ * snapshot's image (for a snapshot of a deleted item: the first with none);
+ * every change before it is covered. Two clock rules settle the rest, with the
+ * snapshot dated at a lower bound of DynamoDB's own clock when it was read:
+ * - a change dated a full stream time step before the snapshot is covered even if
+ *   its old image matches (the item came back to the same image before the read);
+ * - a change dated well after the snapshot is not covered even if its old image
+ *   does not match (a change in between was lost, parked, or trimmed), so a lost
+ *   change can never make every later one vanish.
  */
-export function coveredByBackfill(
+export function coveredBySnapshot(
   change: StreamChange,
   head: ChainHead | undefined,
   config: HistoryConfig,
 ): boolean {
-  if (!head?.backfill || change.op === 'REMOVE') return false;
-  const declared = declaredVersionOf(change.newImage, config.attributes.version).usable;
-  // Versions compare only against a version the item itself had: an assigned v1 says nothing of order.
-  if (declared !== undefined && head.backfill.ownVersion) return declared <= head.versionNumber;
-  const image = stripAttribute(change.newImage ?? {}, config.attributes.context);
-  return (
-    canonicalItemJson(image) === head.backfill.imageJson ||
-    change.createdAtMs + config.streamTimeResolutionMs <= head.backfill.recordedAtMs
-  );
+  if (!head || (head.source !== 'backfill' && head.source !== 'repair')) return false;
+  if (change.createdAtMs + config.streamTimeResolutionMs <= head.recordedAtMs) return true;
+  if (change.createdAtMs >= head.recordedAtMs + config.streamTimeResolutionMs + SNAPSHOT_READ_MARGIN_MS)
+    return false;
+  const snapshot = head.op === 'REMOVE' ? undefined : head.image;
+  const before = historyImage(change.oldImage, config);
+  const same =
+    snapshot === undefined || before === undefined
+      ? snapshot === before
+      : canonicalItemJson(snapshot) === canonicalItemJson(before);
+  return !same;
 }

@@ -9,7 +9,7 @@ import { isRecordItem, type PutOutcome, putHistoryItem } from './history-put';
 import {
   buildHistoryRecord,
   type ChainHead,
-  coveredByBackfill,
+  coveredBySnapshot,
   fromHistoryItem,
   headOf,
   toHistoryItem,
@@ -286,7 +286,7 @@ export class HistoryWriter {
         this.logger.info('duplicate skipped', log);
         continue;
       }
-      if (coveredByBackfill(change, head, this.config)) {
+      if (coveredBySnapshot(change, head, this.config)) {
         stats.duplicates++;
         this.logger.info('covered by the backfill snapshot; skipped', log);
         continue;
@@ -329,6 +329,31 @@ export class HistoryWriter {
       this.logger.warn('setting retention expiries failed; item retried', { itemKey, error: String(error) });
       return retry.length > 0 ? retry : changes;
     }
+  }
+
+  /**
+   * Re-drives one parked stream record (repair), in order or not at all:
+   * `recorded` once appended, `already-recorded` when history holds it,
+   * `superseded` when history already holds later changes of the item (or a
+   * snapshot taken after it), so it can no longer be placed in order. Nothing is
+   * parked again.
+   * @throws HistoryError when the record still cannot be recorded (malformed, too large).
+   */
+  async redrive(raw: unknown): Promise<'recorded' | 'already-recorded' | 'superseded'> {
+    const change = parseStreamRecord(raw, this.config.keySchema);
+    const recent = await readRecentHistory(
+      this.client,
+      this.config.historyTableName,
+      change.itemKey,
+      1 + WINDOW_MARGIN,
+    );
+    if (await this.alreadyRecorded(change, recent)) return 'already-recorded';
+    const older =
+      recent.maxSequence !== undefined &&
+      compareSequenceNumbers(change.sequenceNumber, recent.maxSequence) <= 0;
+    if (older || coveredBySnapshot(change, recent.head, this.config)) return 'superseded';
+    const outcome = await this.append(change, recent.head);
+    return outcome.duplicate ? 'already-recorded' : 'recorded';
   }
 
   /**
@@ -396,7 +421,7 @@ export class HistoryWriter {
         1 + WINDOW_MARGIN,
       );
       if (fresh.head && fresh.eventIds.has(change.eventId)) return { head: fresh.head, duplicate: true };
-      if (fresh.head && coveredByBackfill(change, fresh.head, this.config))
+      if (fresh.head && coveredBySnapshot(change, fresh.head, this.config))
         return { head: fresh.head, duplicate: true };
       return this.append(change, fresh.head, attempt + 1);
     }

@@ -4,24 +4,37 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { changedAttributes } from './canonical';
+import { canonicalItemJson } from './canonical';
+import { mapLimit, sleep } from './concurrency';
 import type { HistoryConfig } from './config';
-import { GENESIS_HASH } from './constants';
+import { HistoryError } from './errors';
 import { readParkedRecord } from './failures';
 import { putHistoryItem } from './history-put';
-import { fromHistoryItem, headOf, sealRecord, timeKeyOf, toHistoryItem } from './history-record';
+import {
+  buildRecord,
+  type ChainHead,
+  headOf,
+  historyImage,
+  snapshotChange,
+  toHistoryItem,
+} from './history-record';
 import { HistoryWriter, readChainHead } from './history-writer';
-import { decodeItemKey, encodeVersion } from './keys';
+import { decodeItemKey } from './keys';
 import { applyExits, windowExits } from './retention';
-import type { AttributeMap, HistoryRecord } from './types';
+import { ServerClock } from './server-clock';
+import type { AttributeMap } from './types';
 import { type Finding, Verifier } from './verify';
 
 export interface RepairAction {
   kind: 'redrive' | 'record-current';
   itemKey?: string;
   failureId?: string;
-  /** What happened, or with dryRun what would. */
-  outcome: 'recorded' | 'already-recorded' | 'still-failing' | 'planned';
+  /**
+   * What happened, or with dryRun what would. `deferred`: history lacks the current
+   * state but the stream may still deliver it, so nothing was written.
+   * `superseded`: a parked record older than what history holds; it stays parked.
+   */
+  outcome: 'recorded' | 'already-recorded' | 'still-failing' | 'planned' | 'deferred' | 'superseded';
   detail: string;
 }
 
@@ -31,32 +44,73 @@ export interface RepairReport {
   unrepairable: Finding[];
 }
 
+export interface RepairOptions {
+  dryRun?: boolean;
+  itemKey?: string;
+  /**
+   * Record the latest table's state even though the stream has not delivered it:
+   * only when the stream's records for the item are known to be lost (the
+   * on-failure queue, records older than the stream's 24 hours). Without it,
+   * repair never overtakes a lagging stream.
+   */
+  force?: boolean;
+  /** How long to wait for the stream to deliver a missing state before deferring (default 10 s). */
+  settleMs?: number;
+}
+
 const REPAIRABLE = new Set([
   'latest.mismatch',
   'latest.notRecorded',
   'latest.noHistory',
   'latest.deleteNotRecorded',
 ]);
+/** Parked records are re-driven, not reported as unrepairable. */
+const REDRIVEN = new Set(['record.parked']);
+
+const DEFAULT_SETTLE_MS = 10_000;
+const POLL_MS = 200;
+
+/** Whether history's head already holds the latest table's state of the item. */
+function inSync(
+  head: ChainHead | undefined,
+  latest: AttributeMap | undefined,
+  config: HistoryConfig,
+): boolean {
+  const current = historyImage(latest, config);
+  if (!head || head.op === 'REMOVE')
+    return current === undefined && (head !== undefined || latest === undefined);
+  return current !== undefined && canonicalItemJson(current) === canonicalItemJson(head.image ?? {});
+}
 
 /**
  * Turns repairable findings into history: re-drives parked records through the
- * stream writer, and records a missing current version from the latest table
+ * stream writer, and records a missing current state from the latest table
  * (`source: repair`). Appends only; never rewrites or deletes a history record.
+ *
+ * Repair never overtakes the stream: a state history lacks is first given time
+ * to arrive through the stream (a lagging or paused mapping delivers it later,
+ * in order, with its real source and actor); only with `force` is it recorded
+ * as a snapshot, which the stream writer then reconciles with like a backfill
+ * snapshot (changes made before it are covered, later ones chain onto it).
  */
 export class Repairer {
   private readonly writer: HistoryWriter;
+  private readonly now: () => number;
 
   constructor(
     private readonly options: { client: DynamoDBClient; config: HistoryConfig; clock?: () => Date },
   ) {
     this.writer = new HistoryWriter({ client: options.client, config: options.config });
+    if (options.clock) {
+      const given = options.clock;
+      this.now = () => given().getTime();
+    } else {
+      const server = new ServerClock().attach(options.client);
+      this.now = () => server.lowerBoundMs();
+    }
   }
 
-  private get clock(): () => Date {
-    return this.options.clock ?? (() => new Date());
-  }
-
-  /** Re-drives every unresolved parked record; a resolved one is marked `resolvedAt`. */
+  /** Re-drives every unresolved parked record; one now in history is marked `resolvedAt`. */
   async redriveParked(dryRun: boolean): Promise<RepairAction[]> {
     const { client, config } = this.options;
     const actions: RepairAction[] = [];
@@ -72,38 +126,45 @@ export class Repairer {
       for (const item of page.Items ?? []) {
         const failureId = item.failureId?.S;
         if (!failureId || !item.errorCode || item.resolvedAt) continue; // chunks and resolved records
+        const base = { kind: 'redrive' as const, failureId, itemKey: item.itemKey?.S };
         if (dryRun) {
-          actions.push({
-            kind: 'redrive',
-            failureId,
-            itemKey: item.itemKey?.S,
-            outcome: 'planned',
-            detail: `re-drive ${item.errorCode.S} record`,
-          });
+          actions.push({ ...base, outcome: 'planned', detail: `re-drive ${item.errorCode.S} record` });
           continue;
         }
         const record = await readParkedRecord(client, config.failuresTableName, failureId);
-        const result = await this.writer.recordBatch([record]);
-        const fixed =
-          result.stats.recorded + result.stats.duplicates > 0 &&
-          result.batchItemFailures.length === 0 &&
-          result.stats.parked === 0;
-        if (fixed) {
-          await client.send(
-            new UpdateItemCommand({
-              TableName: config.failuresTableName,
-              Key: { failureId: { S: failureId } },
-              UpdateExpression: 'SET resolvedAt = :t',
-              ExpressionAttributeValues: { ':t': { S: this.clock().toISOString() } },
-            }),
-          );
+        let outcome: Awaited<ReturnType<HistoryWriter['redrive']>>;
+        try {
+          outcome = await this.writer.redrive(record);
+        } catch (error) {
+          if (!(error instanceof HistoryError)) throw error;
+          actions.push({
+            ...base,
+            outcome: 'still-failing',
+            detail: `still ${error.code}: ${error.message}`,
+          });
+          continue;
         }
+        if (outcome === 'superseded') {
+          actions.push({
+            ...base,
+            outcome,
+            detail:
+              'history already holds later changes of the item: it cannot be placed in order; left parked',
+          });
+          continue;
+        }
+        await client.send(
+          new UpdateItemCommand({
+            TableName: config.failuresTableName,
+            Key: { failureId: { S: failureId } },
+            UpdateExpression: 'SET resolvedAt = :t',
+            ExpressionAttributeValues: { ':t': { S: new Date(this.now()).toISOString() } },
+          }),
+        );
         actions.push({
-          kind: 'redrive',
-          failureId,
-          itemKey: item.itemKey?.S,
-          outcome: fixed ? (result.stats.recorded > 0 ? 'recorded' : 'already-recorded') : 'still-failing',
-          detail: fixed ? 're-driven' : `still ${item.errorCode.S}`,
+          ...base,
+          outcome,
+          detail: outcome === 'recorded' ? 're-driven' : 'already in history',
         });
       }
       start = page.LastEvaluatedKey;
@@ -111,10 +172,9 @@ export class Repairer {
     return actions;
   }
 
-  /** Appends the latest table's current state as a new version where history lacks it. */
-  async recordCurrent(itemKey: string, dryRun: boolean): Promise<RepairAction> {
+  private async latest(itemKey: string): Promise<AttributeMap | undefined> {
     const { client, config } = this.options;
-    const latest = (
+    return (
       await client.send(
         new GetItemCommand({
           TableName: config.latestTableName,
@@ -123,51 +183,42 @@ export class Repairer {
         }),
       )
     ).Item;
-    const head = await readChainHead(client, config.historyTableName, itemKey);
-    const own = Number(latest?.[config.attributes.version]?.N);
-    const last = head?.versionNumber ?? 0;
-    const versionNumber = Number.isSafeInteger(own) && own > last ? own : last + 1;
-    const op = latest ? (head ? 'MODIFY' : 'INSERT') : 'REMOVE';
-    if (dryRun)
-      return {
-        kind: 'record-current',
-        itemKey,
-        outcome: 'planned',
-        detail: `record ${op} as v${versionNumber}`,
-      };
+  }
 
-    const recordedAt = this.clock().toISOString();
-    const prevHash = head?.hash ?? GENESIS_HASH;
-    const previous = head
-      ? (
-          await client.send(
-            new GetItemCommand({
-              TableName: config.historyTableName,
-              Key: { itemKey: { S: itemKey }, version: { S: encodeVersion(last) } },
-              ConsistentRead: true,
-            }),
-          )
-        ).Item
-      : undefined;
-    const previousImage = previous ? fromHistoryItem(previous).image : undefined;
-    const image = latest
-      ? Object.fromEntries(Object.entries(latest).filter(([k]) => k !== config.attributes.context))
-      : undefined;
-    const managed = new Set([...Object.values(config.attributes), ...config.keySchema.map((k) => k.name)]);
-    const fields: Omit<HistoryRecord, 'hash'> = {
-      itemKey,
-      version: encodeVersion(versionNumber),
-      versionNumber,
-      timeKey: timeKeyOf(recordedAt, versionNumber),
-      op,
-      source: 'repair',
-      recordedAt,
-      changed: changedAttributes(previousImage, image, managed),
-      eventId: `repair:${versionNumber}`,
-      prevHash,
-    };
-    if (image) fields.image = image;
-    const record = sealRecord(fields, config);
+  /** Appends the latest table's current state as a new version where history lacks it. */
+  async recordCurrent(itemKey: string, options: Omit<RepairOptions, 'itemKey'> = {}): Promise<RepairAction> {
+    const { client, config } = this.options;
+    const base = { kind: 'record-current' as const, itemKey };
+    let latest = await this.latest(itemKey);
+    let head = await readChainHead(client, config.historyTableName, itemKey);
+    if (inSync(head, latest, config))
+      return { ...base, outcome: 'already-recorded', detail: 'history holds the current state' };
+    if (options.dryRun) {
+      const planned = buildRecord(snapshotChange('repair', itemKey, latest, head, this.now()), head, config);
+      return { ...base, outcome: 'planned', detail: `record ${planned.op} as v${planned.versionNumber}` };
+    }
+    if (!options.force) {
+      // Give the stream its chance: a lagging mapping delivers the missing changes themselves.
+      const settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
+      const deadline = Date.now() + settleMs;
+      while (Date.now() < deadline) {
+        await sleep(POLL_MS);
+        [latest, head] = await Promise.all([
+          this.latest(itemKey),
+          readChainHead(client, config.historyTableName, itemKey),
+        ]);
+        if (inSync(head, latest, config))
+          return { ...base, outcome: 'already-recorded', detail: 'the stream delivered it' };
+      }
+      return {
+        ...base,
+        outcome: 'deferred',
+        detail: `history lacks the current state and the stream has not delivered it within ${Math.round(settleMs / 1000)} s: if the stream lags, run repair again later; if its records are lost (on-failure queue, older than 24 h), run repair --force`,
+      };
+    }
+    const step = config.streamTimeResolutionMs;
+    const atMs = Math.floor(this.now() / step) * step;
+    const record = buildRecord(snapshotChange('repair', itemKey, latest, head, atMs), head, config);
     const outcome = await putHistoryItem(
       client,
       config.historyTableName,
@@ -175,48 +226,39 @@ export class Repairer {
       head === undefined,
     );
     if (!outcome.ok) {
-      return {
-        kind: 'record-current',
-        itemKey,
-        outcome: 'still-failing',
-        detail: 'history moved while repairing; run repair again',
-      };
+      return { ...base, outcome: 'still-failing', detail: 'history moved while repairing; run repair again' };
     }
     if (config.retention) {
       // The repaired version supersedes the old head: it leaves the window as after any write.
-      const head = headOf(record);
+      const repaired = headOf(record);
       await applyExits(
         client,
         config.historyTableName,
         itemKey,
-        windowExits(config.retention, head, 1, [head]),
+        windowExits(config.retention, repaired, 1, [repaired]),
       );
     }
-    return {
-      kind: 'record-current',
-      itemKey,
-      outcome: 'recorded',
-      detail: `recorded ${op} as v${versionNumber}`,
-    };
+    return { ...base, outcome: 'recorded', detail: `recorded ${record.op} as v${record.versionNumber}` };
   }
 
   /** Re-drives parked records, then fixes every repairable finding of `verify`. */
-  async repair(options: { dryRun?: boolean; itemKey?: string } = {}): Promise<RepairReport> {
+  async repair(options: RepairOptions = {}): Promise<RepairReport> {
     const dryRun = options.dryRun ?? false;
     const actions = options.itemKey ? [] : await this.redriveParked(dryRun);
     const verifier = new Verifier({ client: this.options.client, config: this.options.config });
     const report = options.itemKey ? await verifier.verifyItem(options.itemKey) : await verifier.verifyAll();
     const unrepairable: Finding[] = [];
-    const fixed = new Set<string>();
+    const repairable = new Set<string>();
     for (const finding of report.findings) {
-      if (!REPAIRABLE.has(finding.kind)) {
-        unrepairable.push(finding);
-        continue;
-      }
-      if (fixed.has(finding.itemKey)) continue;
-      fixed.add(finding.itemKey);
-      actions.push(await this.recordCurrent(finding.itemKey, dryRun));
+      if (REPAIRABLE.has(finding.kind)) repairable.add(finding.itemKey);
+      else if (!REDRIVEN.has(finding.kind)) unrepairable.push(finding);
     }
+    // In parallel, so items wait out their settle times together; results keep the findings' order.
+    actions.push(
+      ...(await mapLimit([...repairable], 16, (itemKey) =>
+        this.recordCurrent(itemKey, { ...options, dryRun }),
+      )),
+    );
     return { actions, unrepairable };
   }
 }

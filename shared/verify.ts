@@ -26,7 +26,8 @@ export type FindingKind =
   | 'record.unreadable'
   | 'marker.missing'
   | 'marker.mismatch'
-  | 'marker.orphan';
+  | 'marker.orphan'
+  | 'record.parked';
 
 export interface Finding {
   itemKey: string;
@@ -434,16 +435,53 @@ export class Verifier {
     };
   }
 
+  /**
+   * Unresolved parked records: changes the stream delivered that history lacks.
+   * Not tampering, but history is incomplete until repair re-drives them.
+   */
+  private async parked(itemKey?: string): Promise<Finding[]> {
+    const findings: Finding[] = [];
+    let start: AttributeMap | undefined;
+    do {
+      const out = await this.options.client.send(
+        new ScanCommand({
+          TableName: this.options.config.failuresTableName,
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+          ...(itemKey === undefined
+            ? {}
+            : {
+                FilterExpression: '#k = :k',
+                ExpressionAttributeNames: { '#k': 'itemKey' },
+                ExpressionAttributeValues: { ':k': { S: itemKey } },
+              }),
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        if (!item.errorCode || item.resolvedAt) continue; // chunks and resolved records
+        findings.push({
+          itemKey: item.itemKey?.S ?? '(unparsed record)',
+          kind: 'record.parked',
+          message: `stream record ${item.failureId?.S ?? '?'} (sequence ${item.sequenceNumber?.S ?? '?'}) is parked as ${item.errorCode.S}: history lacks that change until repair re-drives it`,
+        });
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return findings;
+  }
+
   /** One item. */
   async verifyItem(itemKey: string): Promise<VerifyReport> {
     decodeItemKey(itemKey, this.options.config.keySchema);
-    const [{ records, marker, unreadable }, latest] = await Promise.all([
+    const [{ records, marker, unreadable }, latest, parked] = await Promise.all([
       this.itemChain(itemKey),
       this.latestItem(itemKey),
+      this.parked(itemKey),
     ]);
     const byItem = new Map(records.length > 0 ? [[itemKey, records]] : []);
     const markers = new Map(marker ? [[itemKey, marker]] : []);
-    return this.report(byItem, new Map([[itemKey, latest]]), markers, unreadable);
+    const report = this.report(byItem, new Map([[itemKey, latest]]), markers, unreadable);
+    return { ...report, findings: [...report.findings, ...parked] };
   }
 
   /** Every item: a parallel Scan of history and of the latest table. */
@@ -479,6 +517,7 @@ export class Verifier {
     });
     // Items whose history exists but that are gone from the latest table: deleted.
     for (const itemKey of byItem.keys()) if (!latest.has(itemKey)) latest.set(itemKey, undefined);
-    return this.report(byItem, latest, markers, extra);
+    const report = this.report(byItem, latest, markers, extra);
+    return { ...report, findings: [...report.findings, ...(await this.parked())] };
   }
 }

@@ -282,7 +282,14 @@ describe('verify finds every kind of tampering; repair fixes what it may', () =>
     expect(dry.actions.every((a) => a.outcome === 'planned')).toBe(true);
     expect((await readHistory(client, tables.history, 'parked')).length).toBe(0);
 
-    const report = await new Repairer({ client, config }).repair();
+    // Without --force, repair never overtakes the stream: the edit of `latest` is still in the stream
+    // (the mapping is stopped), so it is deferred and nothing is written.
+    const cautious = await new Repairer({ client, config }).repair({ itemKey: 'latest', settleMs: 500 });
+    expect(cautious.actions).toEqual([expect.objectContaining({ itemKey: 'latest', outcome: 'deferred' })]);
+    expect((await readHistory(client, tables.history, 'latest')).length).toBe(5);
+
+    // This mapping never resumes: the operator knows the stream will not deliver, and forces it.
+    const report = await new Repairer({ client, config }).repair({ force: true });
     expect(report.actions).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ kind: 'redrive', failureId: parked.eventID, outcome: 'recorded' }),
@@ -304,7 +311,7 @@ describe('verify finds every kind of tampering; repair fixes what it may', () =>
     expect(new Set(report.unrepairable.map((f) => f.itemKey))).toEqual(
       new Set(['image', 'time', 'deleted', 'inserted', 'swapped']),
     );
-    const again = await new Repairer({ client, config }).repair();
+    const again = await new Repairer({ client, config }).repair({ force: true });
     expect(again.actions.filter((a) => a.kind === 'redrive')).toEqual([]);
   });
 });
@@ -331,7 +338,7 @@ describe('chain starts cannot race', () => {
           const snapshot = buildBackfillRecord(
             { id: { S: 'race' }, version: { N: '3' } },
             config,
-            '2026-01-01T00:00:00.000Z',
+            Date.parse('2026-01-01T00:00:00.000Z'),
           );
           expect((await putHistoryItem(client, tables.history, toHistoryItem(snapshot), true)).ok).toBe(true);
         }

@@ -16,6 +16,8 @@ const config = loadConfig({});
 const change = (spec: RecordSpec) => parseStreamRecord(streamRecord(spec), config.keySchema);
 const head = (versionNumber: number): ChainHead => ({
   versionNumber,
+  op: 'MODIFY',
+  source: 'app',
   hash: 'a'.repeat(64),
   sequenceNumber: '1',
   eventId: 'e',
