@@ -107,15 +107,23 @@ export class RollbackService {
     if (!head) throw new ItemNotFoundError(itemKey);
     const currentImage = await this.table.getImage(request.key);
     const versionAttribute = this.table.commands.attributes.version;
-    const current = currentImage ? Number(currentImage[versionAttribute]?.N ?? 0) : 'absent';
-    // A deleted item's version, for the caller, is its tombstone's.
-    const previousVersion = current === 'absent' ? head.versionNumber : current;
+    const raw = currentImage?.[versionAttribute]?.N;
+    // The stored version, exactly as the version check must compare it (even 3.5, or none: 0).
+    const current: number | 'absent' = currentImage ? Number(raw ?? 0) : 'absent';
+    // Only a whole, positive version takes part in the numbering; anything else is a legacy value.
+    const usable = typeof current === 'number' && Number.isSafeInteger(current) && current > 0 ? current : 0;
+    // A deleted item whose tombstone the stream has not recorded yet (it lags): the tombstone will
+    // take the head's next version, so the restored item must come after it.
+    const pendingTombstone = current === 'absent' && head.op !== 'REMOVE';
+    const historyNext = head.versionNumber + (pendingTombstone ? 1 : 0);
+    // A deleted item's version, for the caller, is its tombstone's (recorded or coming).
+    const previousVersion = current === 'absent' ? historyNext : usable || head.versionNumber;
 
     if (request.expectedVersion !== undefined && request.expectedVersion !== previousVersion) {
       throw new VersionConflictError(request.expectedVersion, current === 'absent' ? undefined : current);
     }
     // The new version follows both the item and its history, so history records it under its own number.
-    const newVersion = Math.max(current === 'absent' ? 0 : current, head.versionNumber) + 1;
+    const newVersion = Math.max(usable, historyNext) + 1;
     const result = {
       key: request.key,
       restoredVersion: request.toVersion,

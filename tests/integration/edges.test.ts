@@ -1,0 +1,331 @@
+import { randomBytes } from 'node:crypto';
+import { DeleteItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import type { TableSet } from '../../local/tables';
+import { HistoryReader } from '../../shared/audit';
+import { type BackfillCheckpoint, backfill } from '../../shared/backfill';
+import type { HistoryConfig } from '../../shared/config';
+import { Repairer } from '../../shared/repair';
+import { RollbackService } from '../../shared/rollback';
+import type { HistoryRecord } from '../../shared/types';
+import { Verifier } from '../../shared/verify';
+import { VersionedTable } from '../../shared/versioned-table';
+import { createTestTables, eventually, readHistory, testClient, waitForHistory } from '../helpers/dynamo';
+import { type Pipeline, startPipeline } from '../helpers/pipeline';
+
+/**
+ * The edges of issue 10, each reproduced as an operator would meet it: backfill,
+ * repair, rollback and plain clients while the stream lags (the mapping stopped
+ * and resumed from its checkpoint), on DynamoDB Local's real stream.
+ */
+const client = testClient();
+afterAll(() => client.destroy());
+
+const summary = (records: HistoryRecord[]) => records.map((r) => [r.versionNumber, r.op, r.source]);
+
+describe('edges: backfill, repair and rollback against a lagging stream', () => {
+  let tables: TableSet;
+  let config: HistoryConfig;
+  let orders: VersionedTable;
+  let pipeline: Pipeline | undefined;
+
+  beforeEach(async () => {
+    ({ tables, config } = await createTestTables(client));
+    orders = new VersionedTable({
+      client,
+      tableName: tables.latest,
+      keySchema: config.keySchema,
+      attributes: config.attributes,
+    });
+  });
+  afterEach(async () => {
+    await pipeline?.stop();
+    pipeline = undefined;
+  });
+
+  /** Starts the mapping, or resumes it from where it stopped. */
+  const resume = async () => {
+    const checkpoint = pipeline?.checkpoint;
+    await pipeline?.stop();
+    pipeline = await startPipeline(client, config, checkpoint ? { checkpoint } : {});
+  };
+  const pause = async () => {
+    await pipeline?.stop(); // keeps the checkpoint: resume() delivers what came meanwhile
+  };
+  const plainUpdate = (id: string, expr: string, values: Record<string, { S: string } | { N: string }>) =>
+    client.send(
+      new UpdateItemCommand({
+        TableName: tables.latest,
+        Key: { id: { S: id } },
+        UpdateExpression: expr,
+        ExpressionAttributeValues: values,
+      }),
+    );
+  const verifyClean = async (id: string) => {
+    const report = await new Verifier({ client, config }).verifyItem(id);
+    expect(report.findings).toEqual([]);
+    return report;
+  };
+
+  it('#1 backfill, then plain writes that leave the version alone: every change after the snapshot is recorded', async () => {
+    await client.send(
+      new PutItemCommand({ TableName: tables.latest, Item: { id: { S: 'o1' }, version: { N: '3' } } }),
+    );
+    await backfill(client, config);
+    await plainUpdate('o1', 'SET note = :n', { ':n': { S: 'first' } });
+    await plainUpdate('o1', 'SET note = :n', { ':n': { S: 'second' } });
+    await resume();
+    const records = await waitForHistory(client, tables.history, 'o1', 3);
+    expect(summary(records)).toEqual([
+      [3, 'INSERT', 'backfill'],
+      [4, 'MODIFY', 'legacy'],
+      [5, 'MODIFY', 'legacy'],
+    ]);
+    expect(records.map((r) => r.image?.note?.S)).toEqual([undefined, 'first', 'second']);
+    await pause();
+    await verifyClean('o1');
+  });
+
+  it('#10 backfill while a delete and a re-creation are still in the stream: history starts at the snapshot', async () => {
+    await orders.create({ id: 'dr', life: 'first' });
+    await orders.remove({ id: 'dr' }, 1);
+    await orders.create({ id: 'dr', life: 'second' });
+    await backfill(client, config);
+    await resume();
+    await orders.update({ id: 'dr' }, 1, { life: 'second, changed' });
+    const records = await waitForHistory(client, tables.history, 'dr', 2);
+    expect(summary(records)).toEqual([
+      [1, 'INSERT', 'backfill'],
+      [2, 'MODIFY', 'app'],
+    ]);
+    expect(records.map((r) => r.image?.life?.S)).toEqual(['second', 'second, changed']);
+    await pause();
+    await verifyClean('dr');
+  });
+
+  it('#16 a finished backfill does not block the next one', async () => {
+    let saved: BackfillCheckpoint | undefined;
+    const checkpoint = { load: () => saved, save: (c: BackfillCheckpoint) => (saved = structuredClone(c)) };
+    await orders.create({ id: 'b1' });
+    expect(await backfill(client, config, { checkpoint })).toMatchObject({ scanned: 1, written: 1 });
+    await orders.create({ id: 'b2' });
+    expect(await backfill(client, config, { checkpoint })).toMatchObject({
+      scanned: 2,
+      written: 1,
+      skipped: 1,
+    });
+  });
+
+  it('#17 backfill stops within moments of Ctrl-C, mid-page, and resumes to record each item once', async () => {
+    const batch = Array.from({ length: 300 }, (_, i) =>
+      client.send(new PutItemCommand({ TableName: tables.latest, Item: { id: { S: `c${i}` } } })),
+    );
+    await Promise.all(batch);
+    let saved: BackfillCheckpoint | undefined;
+    const checkpoint = { load: () => saved, save: (c: BackfillCheckpoint) => (saved = structuredClone(c)) };
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 300);
+    const started = Date.now();
+    const first = await backfill(client, config, {
+      checkpoint,
+      segments: 1,
+      maxWritesPerSecond: 100,
+      signal: abort.signal,
+    });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(first.written).toBeLessThan(300);
+    const second = await backfill(client, config, { checkpoint, segments: 1 });
+    expect(first.written + second.written).toBe(300);
+    const history = await client.send(new ScanCommand({ TableName: tables.history, Select: 'COUNT' }));
+    expect(history.Count).toBe(600); // 300 records and their 300 chain markers
+  });
+
+  it('#2 repair while the stream lags writes nothing; the stream then records every change once, in order', async () => {
+    await resume();
+    await orders.create({ id: 'lag' });
+    await waitForHistory(client, tables.history, 'lag', 1);
+    await pause();
+    await orders.update({ id: 'lag' }, 1, { n: 2 });
+    await orders.update({ id: 'lag' }, 2, { n: 3 });
+    const report = await new Repairer({ client, config }).repair({ itemKey: 'lag', settleMs: 600 });
+    expect(report.actions.map((a) => a.outcome)).toEqual(['deferred']);
+    expect((await readHistory(client, tables.history, 'lag')).length).toBe(1);
+    await resume();
+    const records = await waitForHistory(client, tables.history, 'lag', 3);
+    expect(summary(records)).toEqual([
+      [1, 'INSERT', 'app'],
+      [2, 'MODIFY', 'app'],
+      [3, 'MODIFY', 'app'],
+    ]);
+    await pause();
+    await verifyClean('lag');
+  });
+
+  it('#2 repair that waits sees the stream catch up and writes nothing', async () => {
+    await resume();
+    await orders.create({ id: 'catch' });
+    await waitForHistory(client, tables.history, 'catch', 1);
+    await pause();
+    await orders.update({ id: 'catch' }, 1, { n: 2 });
+    const repairing = new Repairer({ client, config }).repair({ itemKey: 'catch', settleMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    await resume();
+    expect((await repairing).actions.map((a) => a.outcome)).toEqual(['already-recorded']);
+    expect(summary(await readHistory(client, tables.history, 'catch'))).toEqual([
+      [1, 'INSERT', 'app'],
+      [2, 'MODIFY', 'app'],
+    ]);
+  });
+
+  it('#2 repair --force during lag records the snapshot once; the changes it overtook are never duplicated after it', async () => {
+    await resume();
+    await orders.create({ id: 'forced' });
+    await waitForHistory(client, tables.history, 'forced', 1);
+    await pause();
+    await orders.update({ id: 'forced' }, 1, { n: 2 });
+    await orders.update({ id: 'forced' }, 2, { n: 3 });
+    const report = await new Repairer({ client, config }).repair({ itemKey: 'forced', force: true });
+    expect(report.actions.map((a) => a.outcome)).toEqual(['recorded']);
+    await resume();
+    await orders.update({ id: 'forced' }, 3, { n: 4 });
+    const records = await waitForHistory(client, tables.history, 'forced', 3);
+    expect(summary(records)).toEqual([
+      [1, 'INSERT', 'app'],
+      [3, 'MODIFY', 'repair'],
+      [4, 'MODIFY', 'app'],
+    ]);
+    await pause();
+    await verifyClean('forced');
+  });
+
+  it('#11 #7 a repair after a tombstone is an INSERT, dated in order: no false alarm, as-of never goes back', async () => {
+    await resume();
+    await orders.create({ id: 'tomb' });
+    await orders.remove({ id: 'tomb' }, 1);
+    await waitForHistory(client, tables.history, 'tomb', 2);
+    await pause();
+    await client.send(
+      new PutItemCommand({ TableName: tables.latest, Item: { id: { S: 'tomb' }, note: { S: 'back' } } }),
+    );
+    await new Repairer({ client, config }).repair({ itemKey: 'tomb', force: true });
+    const records = await readHistory(client, tables.history, 'tomb');
+    expect(summary(records)).toEqual([
+      [1, 'INSERT', 'app'],
+      [2, 'REMOVE', 'app'],
+      [3, 'INSERT', 'repair'],
+    ]);
+    const [, tombstone, repaired] = records;
+    expect(Date.parse(repaired?.recordedAt ?? '')).toBeGreaterThanOrEqual(
+      Date.parse(tombstone?.recordedAt ?? ''),
+    );
+    expect(Date.parse(repaired?.recordedAt ?? '') % config.streamTimeResolutionMs).toBe(0);
+    await verifyClean('tomb');
+    const reader = new HistoryReader({ client, config });
+    let seen = 0;
+    for (const r of records) {
+      const at = (await reader.asOf('tomb', r.recordedAt)).versionNumber;
+      expect(at).toBeGreaterThanOrEqual(seen);
+      seen = at;
+    }
+  });
+
+  it('#3 rollback of a deleted item before its tombstone is recorded: a labelled rollback after the tombstone', async () => {
+    await resume();
+    await orders.create({ id: 'rb', status: 'one' });
+    await orders.update({ id: 'rb' }, 1, { status: 'two' });
+    await waitForHistory(client, tables.history, 'rb', 2);
+    await pause();
+    await orders.remove({ id: 'rb' }, 2);
+    const result = await new RollbackService({ client, config }).rollback({
+      key: { id: 'rb' },
+      toVersion: 1,
+      reason: 'undo the delete',
+    });
+    expect(result).toMatchObject({ previousVersion: 3, newVersion: 4, restoredVersion: 1 });
+    await resume();
+    const records = await waitForHistory(client, tables.history, 'rb', 4);
+    expect(summary(records)).toEqual([
+      [1, 'INSERT', 'app'],
+      [2, 'MODIFY', 'app'],
+      [3, 'REMOVE', 'app'],
+      [4, 'INSERT', 'rollback'],
+    ]);
+    expect(records[3]).toMatchObject({ restoredFrom: 1, reason: 'undo the delete' });
+    await pause();
+    await verifyClean('rb');
+  });
+
+  it('#13 rollback of an item whose version is not an integer writes a whole version', async () => {
+    await resume();
+    await orders.create({ id: 'frac' });
+    await waitForHistory(client, tables.history, 'frac', 1);
+    await client.send(
+      new PutItemCommand({ TableName: tables.latest, Item: { id: { S: 'frac' }, version: { N: '3.5' } } }),
+    );
+    await waitForHistory(client, tables.history, 'frac', 2);
+    const result = await new RollbackService({ client, config }).rollback({
+      key: { id: 'frac' },
+      toVersion: 1,
+    });
+    expect(result).toMatchObject({ previousVersion: 2, newVersion: 3 });
+    const records = await waitForHistory(client, tables.history, 'frac', 3);
+    expect(records[2]).toMatchObject({ versionNumber: 3, source: 'rollback', restoredFrom: 1 });
+    await pause();
+    await verifyClean('frac');
+  });
+
+  it('#4 a parked record history has moved past is never marked resolved; verify keeps naming it', async () => {
+    await resume();
+    await orders.create({ id: 'big' });
+    await waitForHistory(client, tables.history, 'big', 1);
+    // Incompressible, near the item limit: the history item cannot hold it even gzip-compressed.
+    await orders.update({ id: 'big' }, 1, { blob: new Uint8Array(randomBytes(395 * 1024)) });
+    await orders.update({ id: 'big' }, 2, { blob: null });
+    await eventually(async () => {
+      const parked = await client.send(new ScanCommand({ TableName: tables.failures }));
+      return (parked.Items ?? []).some((i) => i.itemKey?.S === 'big') ? true : undefined;
+    });
+    const records = await waitForHistory(client, tables.history, 'big', 2);
+    expect(records.map((r) => r.versionNumber)).toEqual([1, 3]);
+    await pause();
+    const report = await new Repairer({ client, config }).repair();
+    expect(report.actions).toEqual([expect.objectContaining({ kind: 'redrive', outcome: 'superseded' })]);
+    const failures = await client.send(new ScanCommand({ TableName: tables.failures }));
+    expect((failures.Items ?? []).filter((i) => i.errorCode && i.resolvedAt)).toEqual([]);
+    const verify = await new Verifier({ client, config }).verifyItem('big');
+    expect(verify.findings.map((f) => f.kind)).toEqual(['record.parked']);
+  }, 60_000);
+
+  it('#19 a plain write that does not stamp the writer attributes names no actor', async () => {
+    await resume();
+    await orders.create({ id: 'who' }, { actor: 'alice' });
+    await plainUpdate('who', 'SET flag = :f', { ':f': { S: 'vip' } });
+    await orders.update({ id: 'who' }, 1, { n: 1 }, { actor: 'alice' });
+    const records = await waitForHistory(client, tables.history, 'who', 3);
+    // The plain write took v2 in history, so the library's version 2 is numbered after it (legacy),
+    // but it stamped the writer attributes: its actor is its own.
+    expect(records.map((r) => [r.versionNumber, r.source, r.actor])).toEqual([
+      [1, 'app', 'alice'],
+      [2, 'legacy', undefined],
+      [3, 'legacy', 'alice'],
+    ]);
+  });
+
+  it('a delete the stream delivers after a repair snapshot of the deleted item is covered by it', async () => {
+    await resume();
+    await orders.create({ id: 'gone' });
+    await waitForHistory(client, tables.history, 'gone', 1);
+    await pause();
+    await client.send(new DeleteItemCommand({ TableName: tables.latest, Key: { id: { S: 'gone' } } }));
+    await new Repairer({ client, config }).repair({ itemKey: 'gone', force: true });
+    await resume();
+    await orders.create({ id: 'gone', again: true });
+    const records = await waitForHistory(client, tables.history, 'gone', 3);
+    expect(summary(records)).toEqual([
+      [1, 'INSERT', 'app'],
+      [2, 'REMOVE', 'repair'],
+      [3, 'INSERT', 'legacy'],
+    ]);
+    await pause();
+    await verifyClean('gone');
+  });
+});
