@@ -17,8 +17,42 @@ export class HistoryError extends Error {
 
 /** Input that can never succeed as given: a bad payload, key, version or attribute name. */
 export class ValidationError extends HistoryError {
-  constructor(message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
-    super('validation', message, details, options);
+  constructor(
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: ErrorOptions & { code?: string },
+  ) {
+    super(options?.code ?? 'validation', message, details, options);
+  }
+}
+
+/**
+ * An item key whose history key would exceed DynamoDB's 2,048-byte partition key
+ * limit once encoded: no history item can hold it. Its stream records are parked.
+ */
+export class ItemKeyTooLongError extends ValidationError {
+  constructor(bytes: number, options?: ErrorOptions) {
+    super(
+      `the encoded item key is ${bytes} bytes; a history partition key holds at most 2048`,
+      { bytes },
+      { ...options, code: 'record.keyTooLong' },
+    );
+  }
+}
+
+/**
+ * DynamoDB refused to grow an item's history: its item collection (the item's
+ * records and their local index entries) reached the 10 GB limit of tables with
+ * a local secondary index. Retrying cannot help; the record is parked and alarmed.
+ */
+export class HistoryFullError extends HistoryError {
+  constructor(itemKey: string, options?: ErrorOptions) {
+    super(
+      'history.itemCollectionFull',
+      `the history of ${itemKey} reached DynamoDB's 10 GB item collection limit`,
+      { itemKey },
+      options,
+    );
   }
 }
 
@@ -111,6 +145,7 @@ export function isPermanent(error: unknown): boolean {
     error instanceof MalformedRecordError ||
     error instanceof ImageTooLargeError ||
     error instanceof IntegrityError ||
+    error instanceof HistoryFullError ||
     error instanceof ValidationError
   );
 }

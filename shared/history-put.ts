@@ -68,6 +68,20 @@ export async function putHistoryItem(
     if (reasons[0]?.Code === 'ConditionalCheckFailed')
       return { ok: false, reason: 'version-taken', existing: reasons[0].Item };
     if (reasons[1]?.Code === 'ConditionalCheckFailed') return { ok: false, reason: 'chain-started' };
+    // Reasons retrying cannot fix: name them as a single put would, so the record is parked.
+    const permanent = reasons.find(
+      (r) => r.Code === 'ValidationError' || r.Code === 'ItemCollectionSizeLimitExceeded',
+    );
+    if (permanent) {
+      const cause = Object.assign(new Error(permanent.Code ?? ''), {
+        name:
+          permanent.Code === 'ValidationError'
+            ? 'ValidationException'
+            : 'ItemCollectionSizeLimitExceededException',
+        cause: error,
+      });
+      throw cause;
+    }
     throw error;
   }
 }

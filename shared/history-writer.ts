@@ -1,9 +1,15 @@
 import { type AttributeValue, type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { isAwsValidation } from './aws-errors';
+import { awsErrorName, isAwsValidation } from './aws-errors';
 import { mapLimit } from './concurrency';
 import type { HistoryConfig } from './config';
 import { GENESIS_HASH } from './constants';
-import { type HistoryError, IntegrityError, isPermanent, MalformedRecordError } from './errors';
+import {
+  type HistoryError,
+  HistoryFullError,
+  IntegrityError,
+  isPermanent,
+  MalformedRecordError,
+} from './errors';
 import { parkFailure } from './failures';
 import { isRecordItem, type PutOutcome, putHistoryItem } from './history-put';
 import {
@@ -403,6 +409,8 @@ export class HistoryWriter {
           { cause: error },
         );
       }
+      if (awsErrorName(error) === 'ItemCollectionSizeLimitExceededException')
+        throw new HistoryFullError(change.itemKey, { cause: error });
       throw error;
     }
     if (outcome.ok) return { head: headOf(record), duplicate: false };

@@ -1,5 +1,5 @@
 import { TTL_PRINCIPAL } from './constants';
-import { MalformedRecordError } from './errors';
+import { ItemKeyTooLongError, MalformedRecordError } from './errors';
 import { encodeItemKey } from './keys';
 import { type Infer, number, object, oneOf, optional, record, string, unknown } from './schema';
 import type { AttributeMap, KeySchema, Operation } from './types';
@@ -89,6 +89,8 @@ export function parseStreamRecord(raw: unknown, schema: KeySchema): StreamChange
         r.userIdentity.principalId === TTL_PRINCIPAL,
     };
   } catch (cause) {
+    // A key too long to record is a record that can never be written: parked under its own code.
+    if (cause instanceof ItemKeyTooLongError) throw cause;
     const message = cause instanceof Error ? cause.message : String(cause);
     throw new MalformedRecordError(
       `malformed stream record: ${message}`,

@@ -68,7 +68,13 @@ export class VersionedCommands {
   /** Marshalls and checks a key: exactly the key attributes, of the schema's types. */
   key(key: Item): { key: AttributeMap; itemKey: string } {
     if (key === null || typeof key !== 'object') throw new ValidationError('key must be an object');
-    const marshalled = marshall(key, MARSHALL) as AttributeMap;
+    let marshalled: AttributeMap;
+    try {
+      marshalled = marshall(key, MARSHALL) as AttributeMap;
+    } catch (cause) {
+      // For example a number past what a JavaScript number holds exactly (1e21).
+      throw new ValidationError(`key cannot be stored as given: ${(cause as Error).message}`, {}, { cause });
+    }
     return { key: marshalled, itemKey: encodeItemKey(marshalled, this.keySchema) };
   }
 

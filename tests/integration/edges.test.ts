@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { DeleteItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import fc from 'fast-check';
 import type { TableSet } from '../../local/tables';
 import { HistoryReader } from '../../shared/audit';
 import { type BackfillCheckpoint, backfill } from '../../shared/backfill';
 import type { HistoryConfig } from '../../shared/config';
+import { ValidationError } from '../../shared/errors';
+import { canonicalNumber } from '../../shared/keys';
 import { Repairer } from '../../shared/repair';
 import { RollbackService } from '../../shared/rollback';
 import type { HistoryRecord } from '../../shared/types';
@@ -327,5 +330,92 @@ describe('edges: backfill, repair and rollback against a lagging stream', () => 
     ]);
     await pause();
     await verifyClean('gone');
+  });
+});
+
+describe('edges: item keys in odd spellings (#8, #9)', () => {
+  it('spells numbers exactly as DynamoDB returns them, for 200 seeded random spellings', async () => {
+    const { tables } = await createTestTables(client, 'id:N');
+    const spellings = fc.sample(
+      fc
+        .tuple(
+          fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }),
+          fc.integer({ min: -40, max: 40 }),
+          fc.integer({ min: 0, max: 2 }),
+          fc.boolean(),
+        )
+        .map(([m, e, pad, upper]) => {
+          const digits = `${'0'.repeat(pad)}${m < 0n ? -m : m}${'0'.repeat(pad)}`;
+          return `${m < 0n ? '-' : ''}${digits}${upper ? 'E' : 'e'}${e - pad}`;
+        }),
+      { seed: 1010, numRuns: 200 },
+    );
+    await Promise.all(
+      spellings.map((n, i) =>
+        client.send(
+          new PutItemCommand({ TableName: tables.latest, Item: { id: { N: String(i) }, n: { N: n } } }),
+        ),
+      ),
+    );
+    const stored = await client.send(new ScanCommand({ TableName: tables.latest, ConsistentRead: true }));
+    const mismatches = (stored.Items ?? []).flatMap((item) => {
+      const spelled = spellings[Number(item.id?.N)] ?? '';
+      return canonicalNumber(spelled) === item.n?.N ? [] : [[spelled, item.n?.N, canonicalNumber(spelled)]];
+    });
+    expect(mismatches).toEqual([]);
+    expect(stored.Items).toHaveLength(200);
+  });
+
+  it('refuses every other spelling of a number key in repair, verify and rollback: no phantom chain', async () => {
+    const { tables, config } = await createTestTables(client, 'id:N');
+    const pipeline = await startPipeline(client, config);
+    try {
+      await client.send(
+        new PutItemCommand({ TableName: tables.latest, Item: { id: { N: '1' }, version: { N: '1' } } }),
+      );
+      await waitForHistory(client, tables.history, '1', 1);
+    } finally {
+      await pipeline.stop();
+    }
+    for (const spelling of ['1.0', '01', '1e0']) {
+      await expect(
+        new Repairer({ client, config }).repair({ itemKey: spelling, force: true }),
+      ).rejects.toThrow(`this item's key is "1"`);
+      await expect(new Verifier({ client, config }).verifyItem(spelling)).rejects.toThrow(ValidationError);
+    }
+    await expect(
+      new RollbackService({ client, config }).rollback({ key: { id: 1e21 }, toVersion: 1 }),
+    ).rejects.toThrow(ValidationError);
+    const repaired = await new Repairer({ client, config }).repair({ force: true });
+    expect(repaired.actions).toEqual([]);
+    const history = await client.send(new ScanCommand({ TableName: tables.history, ConsistentRead: true }));
+    expect(new Set((history.Items ?? []).map((i) => i.itemKey?.S))).toEqual(new Set(['1']));
+  });
+
+  it('parks whole a record whose key is too long to record once encoded, and never retries it', async () => {
+    const { tables, config } = await createTestTables(client, 'pk,sk');
+    const pipeline = await startPipeline(client, config);
+    try {
+      // 2,000 bytes is a legal partition key; percent-encoded it is 6,000 bytes.
+      await client.send(
+        new PutItemCommand({
+          TableName: tables.latest,
+          Item: { pk: { S: 'é'.repeat(1000) }, sk: { S: 'x' } },
+        }),
+      );
+      await client.send(
+        new PutItemCommand({ TableName: tables.latest, Item: { pk: { S: 'ok' }, sk: { S: 'x' } } }),
+      );
+      await waitForHistory(client, tables.history, 'ok|x', 1);
+      const parked = await eventually(async () => {
+        const items = (await client.send(new ScanCommand({ TableName: tables.failures }))).Items ?? [];
+        return items.length > 0 ? items : undefined;
+      });
+      expect(parked.map((i) => i.errorCode?.S)).toEqual(['record.keyTooLong']);
+      expect(pipeline.onFailure).toEqual([]);
+      expect(pipeline.events.length).toBeLessThanOrEqual(2);
+    } finally {
+      await pipeline.stop();
+    }
   });
 });

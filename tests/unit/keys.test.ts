@@ -1,6 +1,12 @@
 import fc from 'fast-check';
-import { ValidationError } from '../../shared/errors';
-import { decodeItemKey, decodeVersion, encodeItemKey, encodeVersion } from '../../shared/keys';
+import { ItemKeyTooLongError, ValidationError } from '../../shared/errors';
+import {
+  canonicalNumber,
+  decodeItemKey,
+  decodeVersion,
+  encodeItemKey,
+  encodeVersion,
+} from '../../shared/keys';
 import type { AttributeMap, KeySchema } from '../../shared/types';
 
 const byteCompare = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -120,5 +126,106 @@ describe('item keys', () => {
 
   it.each(['', 'a', 'a|b|c', 'a|', '%E0%A4%A|b'])('refuses to decode %p as a composite key', (bad) => {
     expect(() => decodeItemKey(bad, composite)).toThrow(ValidationError);
+  });
+});
+
+describe('canonical item keys: one spelling per key', () => {
+  const numeric: KeySchema = [{ name: 'id', type: 'N' }];
+  const binary: KeySchema = [{ name: 'id', type: 'B' }];
+
+  it.each([
+    ['1E+2', '100'],
+    ['100.0', '100'],
+    ['0100', '100'],
+    ['-0.000', '0'],
+    ['00012.3400', '12.34'],
+    ['1.5e-10', '0.00000000015'],
+    ['123.456e2', '12345.6'],
+    ['1e21', '1000000000000000000000'],
+    ['-1e0', '-1'],
+    ['.5', '0.5'],
+  ])('spells the number %s as DynamoDB returns it: %s', (raw, canonical) => {
+    expect(canonicalNumber(raw)).toBe(canonical);
+  });
+
+  it.each(['', '.', 'e5', '1e', '1.2.3', 'NaN', '1e126', '1e-131', '1'.repeat(39)])(
+    'refuses %p as a number DynamoDB would not store',
+    (bad) => {
+      expect(() => canonicalNumber(bad)).toThrow(ValidationError);
+    },
+  );
+
+  it('is idempotent and keeps the value, for any decimal in any spelling', () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }),
+        fc.integer({ min: -20, max: 20 }),
+        fc.integer({ min: 0, max: 3 }),
+        (mantissa, exponent, pad) => {
+          const raw = `${'0'.repeat(pad)}${mantissa < 0n ? -mantissa : mantissa}${'0'.repeat(pad)}e${exponent - pad}`;
+          const spelled = `${mantissa < 0n ? '-' : ''}${raw}`;
+          const canonical = canonicalNumber(spelled);
+          expect(canonicalNumber(canonical)).toBe(canonical);
+          expect(Number(canonical)).toBeCloseTo(Number(spelled), 6);
+          expect(canonical).not.toMatch(/e|^0\d|\.\d*0$|^-0$/);
+        },
+      ),
+    );
+  });
+
+  it.each([
+    ['1.0', '1'],
+    ['01', '1'],
+    ['1e0', '1'],
+    ['+1', '1'],
+  ])('refuses the number key %p, naming %p', (bad, canonical) => {
+    expect(() => decodeItemKey(bad, numeric)).toThrow(`this item's key is "${canonical}"`);
+  });
+
+  it.each([
+    ['AQ==', 'AQ'],
+    ['AR', 'AQ'],
+  ])('refuses the binary key %p, naming %p', (bad, canonical) => {
+    expect(() => decodeItemKey(bad, binary)).toThrow(`this item's key is "${canonical}"`);
+  });
+
+  it('refuses binary keys outside base64url', () => {
+    expect(() => decodeItemKey('a+b/', binary)).toThrow(ValidationError);
+  });
+
+  it.each([
+    ['%41|b', 'A|b'],
+    ['a%2fb|c', 'a%2Fb|c'],
+    ["it's|x", "it's|x"],
+  ])('accepts only encodeURIComponent spellings of text parts: %p', (spelled, canonical) => {
+    if (spelled === canonical)
+      expect(encodeItemKey(decodeItemKey(spelled, composite), composite)).toBe(spelled);
+    else expect(() => decodeItemKey(spelled, composite)).toThrow(`this item's key is "${canonical}"`);
+  });
+
+  it('refuses to encode a stream key whose number is not in DynamoDB form', () => {
+    expect(() => encodeItemKey({ id: { N: '1.0' } }, numeric)).toThrow(ValidationError);
+  });
+
+  it('names a key whose encoding is over the 2,048-byte partition key limit', () => {
+    const key = { pk: { S: 'é'.repeat(1000) }, sk: { S: 'x' } };
+    expect(() => encodeItemKey(key, composite)).toThrow(ItemKeyTooLongError);
+    expect(() => encodeItemKey({ id: { S: 'é'.repeat(1025) } }, single)).toThrow(ItemKeyTooLongError);
+    expect(encodeItemKey({ id: { S: 'é'.repeat(1024) } }, single)).toHaveLength(1024);
+  });
+
+  it('decodes exactly the keys it encodes, for every type', () => {
+    const schema: KeySchema = [
+      { name: 'b', type: 'B' },
+      { name: 'n', type: 'N' },
+    ];
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 40 }), fc.integer(), (bytes, n) => {
+        const key = { b: { B: bytes }, n: { N: String(n) } };
+        const encoded = encodeItemKey(key, schema);
+        expect(decodeItemKey(encoded, schema)).toEqual(key);
+        expect(encodeItemKey(decodeItemKey(encoded, schema), schema)).toBe(encoded);
+      }),
+    );
   });
 });
