@@ -15,6 +15,7 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import mapping from '../resources/stream-mapping.json';
 import { parseKeyAttributes, parseRetention } from '../shared/config';
 import { createLogger } from '../shared/logger';
+import { preserveProtoAttributes } from '../shared/sdk-proto-fix';
 import { assertPortFree, type DynamoLocal, LocalStackError, startDynamoLocal } from './dynamodb-local';
 import { EventSourceMapping, FileCheckpointStore, MemoryCheckpointStore } from './event-source-mapping';
 import { lambdaInvoker } from './invokers';
@@ -169,7 +170,7 @@ async function main(): Promise<void> {
     mkdirSync(stateDir, { recursive: true });
     const onFailureLog = join(stateDir, 'stream-on-failure.jsonl');
     esm = new EventSourceMapping({
-      streams: new DynamoDBStreamsClient(clientConfig),
+      streams: preserveProtoAttributes(new DynamoDBStreamsClient(clientConfig)),
       streamArn,
       region,
       invoke: lambdaInvoker(lambda, `${SERVICE}-${stage}-writeHistory`),

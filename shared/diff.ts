@@ -1,4 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { getOwn } from './attribute-names';
 import { canonicalJson, canonicalValue } from './canonical';
 import { type Json, valueToJson } from './json-values';
 import type { AttributeMap } from './types';
@@ -28,7 +29,7 @@ const same = (a: AttributeValue, b: AttributeValue) =>
 
 function walkMap(before: AttributeMap, after: AttributeMap, path: string, out: ImageDiff): void {
   const names = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
-  for (const name of names) walk(before[name], after[name], child(path, name), out);
+  for (const name of names) walk(getOwn(before, name), getOwn(after, name), child(path, name), out);
 }
 
 function walk(

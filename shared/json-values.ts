@@ -1,4 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { setOwn } from './attribute-names';
 import type { AttributeMap } from './types';
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -29,6 +30,6 @@ function numberToJson(n: string): Json {
 
 export function imageToJson(image: AttributeMap): { [key: string]: Json } {
   const out: { [key: string]: Json } = {};
-  for (const key of Object.keys(image).sort()) out[key] = valueToJson(image[key] as AttributeValue);
+  for (const key of Object.keys(image).sort()) setOwn(out, key, valueToJson(image[key] as AttributeValue));
   return out;
 }

@@ -1,3 +1,5 @@
+import { setOwn } from './attribute-names';
+
 /**
  * A small schema toolkit for untrusted input (stream records, invocation
  * payloads, HTTP parameters). Each schema checks a value and returns it typed,
@@ -82,7 +84,7 @@ export function record<T>(values: Schema<T>): Schema<Record<string, T>> {
   return (value, path) => {
     if (!isPlainObject(value)) throw new SchemaError(path, `expected an object, got ${describe(value)}`);
     const out: Record<string, T> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = values(v, `${path}.${k}`);
+    for (const [k, v] of Object.entries(value)) setOwn(out, k, values(v, `${path}.${k}`));
     return out;
   };
 }
@@ -103,12 +105,13 @@ export function object<S extends Shape>(shape: S, options: { strict?: boolean } 
   return (value, path) => {
     if (!isPlainObject(value)) throw new SchemaError(path, `expected an object, got ${describe(value)}`);
     if (options.strict) {
-      const extra = Object.keys(value).filter((k) => !(k in shape));
+      // Own keys only: `constructor` or `toString` are no fields of any shape.
+      const extra = Object.keys(value).filter((k) => !Object.hasOwn(shape, k));
       if (extra.length > 0) throw new SchemaError(path, `unknown field(s) ${extra.join(', ')}`);
     }
     const out: Record<string, unknown> = {};
     for (const [k, schema] of Object.entries(shape)) {
-      const v = schema(value[k], `${path}.${k}`);
+      const v = schema(Object.hasOwn(value, k) ? value[k] : undefined, `${path}.${k}`);
       if (v !== undefined) out[k] = v;
     }
     return out as ObjectOf<S>;

@@ -68,6 +68,10 @@ export class VersionedCommands {
   /** Marshalls and checks a key: exactly the key attributes, of the schema's types. */
   key(key: Item): { key: AttributeMap; itemKey: string } {
     if (key === null || typeof key !== 'object') throw new ValidationError('key must be an object');
+    // Checked before marshalling, which would silently drop a name such as `__proto__`.
+    const extra = Object.keys(key).filter((name) => !this.keySchema.some((a) => a.name === name));
+    if (extra.length > 0)
+      throw new ValidationError(`key has attributes outside the key schema: ${extra.join(', ')}`, { extra });
     let marshalled: AttributeMap;
     try {
       marshalled = marshall(key, MARSHALL) as AttributeMap;

@@ -1,4 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { setOwn } from './attribute-names';
 import type { AttributeMap } from './types';
 
 /**
@@ -82,7 +83,8 @@ export function fromWireMap(raw: unknown, path = '$', depth = 0): AttributeMap {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
     throw new WireFormatError(path, 'not a map');
   const out: AttributeMap = {};
-  for (const [name, value] of Object.entries(raw)) out[name] = fromWireValue(value, `${path}.${name}`, depth);
+  for (const [name, value] of Object.entries(raw))
+    setOwn(out, name, fromWireValue(value, `${path}.${name}`, depth));
   return out;
 }
 
@@ -97,6 +99,6 @@ export function toWireValue(value: AttributeValue): WireValue {
 
 export function toWireMap(map: AttributeMap): Record<string, WireValue> {
   const out: Record<string, WireValue> = {};
-  for (const [name, value] of Object.entries(map)) out[name] = toWireValue(value);
+  for (const [name, value] of Object.entries(map)) setOwn(out, name, toWireValue(value));
   return out;
 }

@@ -3,6 +3,7 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { ensureTables, type TableSet } from '../../local/tables';
 import { type HistoryConfig, loadConfig, parseRetention } from '../../shared/config';
+import { preserveProtoAttributes } from '../../shared/sdk-proto-fix';
 import type { HistoryRecord } from '../../shared/types';
 import { readItemHistory } from '../../shared/verify';
 
@@ -23,11 +24,11 @@ export function clientConfig(): DynamoDBClientConfig {
 }
 
 export function testClient(extra: DynamoDBClientConfig = {}): DynamoDBClient {
-  return new DynamoDBClient({ ...clientConfig(), ...extra });
+  return preserveProtoAttributes(new DynamoDBClient({ ...clientConfig(), ...extra }));
 }
 
 export function testStreamsClient(): DynamoDBStreamsClient {
-  return new DynamoDBStreamsClient(clientConfig());
+  return preserveProtoAttributes(new DynamoDBStreamsClient(clientConfig()));
 }
 
 /**

@@ -419,3 +419,47 @@ describe('edges: item keys in odd spellings (#8, #9)', () => {
     }
   });
 });
+
+describe('edges: attribute names JavaScript treats specially (#12)', () => {
+  it('records, verifies, backfills and rolls back __proto__, constructor and toString as plain data', async () => {
+    const { tables, config } = await createTestTables(client);
+    // As boto3 or the AWS CLI send it: the JSON names are just names.
+    const item = JSON.parse(
+      '{"id":{"S":"odd"},"version":{"N":"1"},"__proto__":{"S":"kept"},"constructor":{"S":"c"},"toString":{"N":"7"},"nested":{"M":{"__proto__":{"S":"inner"}}}}',
+    );
+    await client.send(new PutItemCommand({ TableName: tables.latest, Item: item }));
+    await client.send(
+      new PutItemCommand({
+        TableName: tables.latest,
+        Item: { ...item, version: { N: '2' }, constructor: { S: 'd' } },
+      }),
+    );
+    const pipeline = await startPipeline(client, config);
+    let records: HistoryRecord[];
+    try {
+      records = await waitForHistory(client, tables.history, 'odd', 2);
+    } finally {
+      await pipeline.stop();
+    }
+    expect(Object.keys(records[0]?.image ?? {}).sort()).toEqual(
+      ['__proto__', 'constructor', 'id', 'nested', 'toString', 'version'].sort(),
+    );
+    expect(records[0]?.image?.__proto__).toEqual({ S: 'kept' });
+    expect(records[1]?.changed).toEqual(['constructor']);
+    expect((await new Verifier({ client, config }).verifyItem('odd')).findings).toEqual([]);
+
+    const result = await new RollbackService({ client, config }).rollback({
+      key: { id: 'odd' },
+      toVersion: 1,
+    });
+    expect(result.image).toMatchObject({ constructor: 'c', toString: 7 });
+    expect(Object.hasOwn(result.image ?? {}, '__proto__')).toBe(true);
+
+    const other = await createTestTables(client);
+    await client.send(new PutItemCommand({ TableName: other.tables.latest, Item: item }));
+    await backfill(client, other.config);
+    const snapshot = await readHistory(client, other.tables.history, 'odd');
+    expect(snapshot[0]?.image?.__proto__).toEqual({ S: 'kept' });
+    expect((await new Verifier({ client, config: other.config }).verifyItem('odd')).findings).toEqual([]);
+  });
+});

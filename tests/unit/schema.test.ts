@@ -1,3 +1,6 @@
+import { loadConfig } from '../../shared/config';
+import { ValidationError } from '../../shared/errors';
+import { parseRollbackRequest } from '../../shared/rollback';
 import {
   boolean,
   number,
@@ -9,6 +12,7 @@ import {
   string,
   unknown,
 } from '../../shared/schema';
+import { VersionedCommands } from '../../shared/versioned-table';
 
 const payload = object(
   {
@@ -59,5 +63,27 @@ describe('schema', () => {
 
   it('ignores unknown fields when not strict', () => {
     expect(object({ a: string() })({ a: 'x', b: 1 }, '$')).toEqual({ a: 'x' });
+  });
+});
+
+describe('names JavaScript treats specially are data, never object machinery (#12)', () => {
+  it.each(['constructor', 'toString', 'hasOwnProperty', '__proto__'])(
+    'a strict object refuses an unknown field named %s',
+    (name) => {
+      const payload = JSON.parse(`{"key":{"id":"a"},"toVersion":1,"${name}":5}`);
+      expect(() => parseRollbackRequest(payload)).toThrow(ValidationError);
+    },
+  );
+
+  it('a record keeps a __proto__ key as its own entry and keeps its prototype', () => {
+    const out = record(unknown)(JSON.parse('{"__proto__":{"x":1},"a":2}'), '$');
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(Object.keys(out).sort()).toEqual(['__proto__', 'a']);
+    expect(Object.getOwnPropertyDescriptor(out, '__proto__')?.value).toEqual({ x: 1 });
+  });
+
+  it('a rollback key with a __proto__ attribute is refused, not silently shortened', () => {
+    const commands = new VersionedCommands('t', [{ name: 'id', type: 'S' }], loadConfig({}).attributes);
+    expect(() => commands.key(JSON.parse('{"id":"a","__proto__":{"S":"x"}}'))).toThrow(ValidationError);
   });
 });
