@@ -91,42 +91,61 @@ export function policiesOf(records: readonly HistoryRecord[]): RetentionPolicy[]
 }
 
 /**
+ * When `version` was pushed out of a policy's newest versions: the time of the
+ * first record at or above `version + kept`, as the writer decides (see
+ * {@link windowExits}). When that record is gone too (expired itself, or the
+ * numbering skipped it), the last retained record below it bounds the time from
+ * below. Undefined while nothing has pushed the version out.
+ */
+function pushedOutAtMs(
+  policy: RetentionPolicy,
+  version: number,
+  records: readonly HistoryRecord[],
+): number | undefined {
+  const target = version + keptVersions(policy);
+  const pusher = records.find((r) => r.versionNumber >= target);
+  if (!pusher) return undefined;
+  if (pusher.versionNumber === target) return Date.parse(pusher.recordedAt);
+  const before = [...records].reverse().find((r) => r.versionNumber < target);
+  return Date.parse((before ?? pusher).recordedAt);
+}
+
+/**
  * Whether the versions up to `missing` may have been deleted by retention rather
  * than by someone: some policy recorded in the chain had pushed `missing` out of
- * the newest versions by `headVersion`, and its grace, counted from `after` (the
- * record that superseded it, no later than the one that pushed it out), is over.
+ * the newest versions (a record at or above `missing + kept` exists), and its
+ * grace, counted from that record, is over by `nowMs`. The grace is counted from
+ * the pushing record, not from the version's successor: under "keep 3 for 30
+ * days" a version written on day 1 and pushed out on day 100 stays until day 130.
  */
 export function mayHaveExpired(
   policies: readonly RetentionPolicy[],
   missing: number,
-  after: { recordedAt: string },
-  headVersion: number,
+  records: readonly HistoryRecord[],
   nowMs: number,
 ): boolean {
   if (missing < 1) return false;
-  const supersededAtMs = Date.parse(after.recordedAt);
-  return policies.some(
-    (p) => missing <= headVersion - keptVersions(p) && supersededAtMs + graceMs(p) <= nowMs,
-  );
+  return policies.some((p) => {
+    const at = pushedOutAtMs(p, missing, records);
+    return at !== undefined && at + graceMs(p) <= nowMs;
+  });
 }
 
 /**
  * Whether a record's `expiresAt` is one the writer could have set: it has left the
  * newest versions under some recorded policy, and expires no earlier than its
- * grace after its successor. An earlier expiry is an attempt to make TTL delete
- * history the policy keeps. `next` is its direct successor, when retained (the grace is then checked too).
+ * grace after the record that pushed it out. An earlier expiry is an attempt to
+ * make TTL delete history the policy keeps.
  */
 export function expiryPlausible(
   policies: readonly RetentionPolicy[],
   record: HistoryRecord,
-  next: HistoryRecord | undefined,
-  headVersion: number,
+  records: readonly HistoryRecord[],
 ): boolean {
   if (record.expiresAt === undefined) return true;
   const expiresAtMs = record.expiresAt * 1000;
-  return policies.some(
-    (p) =>
-      record.versionNumber <= headVersion - keptVersions(p) &&
-      (next === undefined || Date.parse(next.recordedAt) + graceMs(p) <= expiresAtMs + 999),
-  );
+  return policies.some((p) => {
+    const at = pushedOutAtMs(p, record.versionNumber, records);
+    return at !== undefined && at + graceMs(p) <= expiresAtMs + 999;
+  });
 }

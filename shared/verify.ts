@@ -65,10 +65,9 @@ export interface ChainCheck {
 export function checkChain(itemKey: string, records: HistoryRecord[], nowMs = Date.now()): ChainCheck {
   const findings: Finding[] = [];
   const policies = policiesOf(records);
-  const headVersion = records.at(-1)?.versionNumber ?? 0;
   let truncated = false;
   let prev: HistoryRecord | undefined;
-  for (const [i, r] of records.entries()) {
+  for (const r of records) {
     const at = { itemKey, version: r.versionNumber };
     if ((r.contentHash ?? contentHashOf(r)) !== r.hash)
       findings.push({
@@ -76,9 +75,7 @@ export function checkChain(itemKey: string, records: HistoryRecord[], nowMs = Da
         kind: 'hash.mismatch',
         message: `v${r.versionNumber}: content does not match its hash (edited)`,
       });
-    const next = records[i + 1];
-    const successor = next?.prevHash === r.hash ? next : undefined;
-    if (!expiryPlausible(policies, r, successor, headVersion)) {
+    if (!expiryPlausible(policies, r, records)) {
       findings.push({
         ...at,
         kind: 'retention.early',
@@ -92,7 +89,7 @@ export function checkChain(itemKey: string, records: HistoryRecord[], nowMs = Da
       !linked &&
       r.prevHash !== GENESIS_HASH &&
       (prev === undefined || prev.versionNumber < r.versionNumber - 1) &&
-      mayHaveExpired(policies, r.versionNumber - 1, r, headVersion, nowMs);
+      mayHaveExpired(policies, r.versionNumber - 1, records, nowMs);
     if (expiredBefore && !prev) truncated = true;
     if (!linked && !expiredBefore) {
       findings.push({

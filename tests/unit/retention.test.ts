@@ -179,3 +179,55 @@ describe('verify under retention', () => {
     expect(kinds(checkChain('a', records, timeOf(4)))).toEqual(['hash.mismatch']);
   });
 });
+
+describe('retention grace counts from the record that pushed a version out (#6)', () => {
+  const policy: RetentionPolicy = { days: 30, versions: 3 };
+  const config = { ...loadConfig({}), retention: policy };
+  const days = [0, 1, 2, 100, 101];
+  const records: HistoryRecord[] = [];
+  for (const [i, day] of days.entries()) {
+    const v = i + 1;
+    const recordedAt = new Date(T0 + day * DAY_MS).toISOString();
+    records.push(
+      sealRecord(
+        {
+          itemKey: 'k',
+          version: encodeVersion(v),
+          versionNumber: v,
+          timeKey: timeKeyOf(recordedAt, v),
+          op: v === 1 ? 'INSERT' : 'MODIFY',
+          source: 'app',
+          recordedAt,
+          image: { id: { S: 'k' }, n: { N: String(v) } },
+          changed: [],
+          prevHash: records.at(-1)?.hash ?? GENESIS_HASH,
+          ...(v > 1 ? { prevVersion: v - 1 } : {}),
+        },
+        config,
+      ),
+    );
+  }
+  const at = (day: number) => T0 + day * DAY_MS;
+
+  it.each([
+    ['v1', [1]],
+    ['v2', [2]],
+    ['v1 and v2', [1, 2]],
+  ])('names the deletion of %s on day 105: v1 stays until day 130, v2 until day 131', (_what, gone) => {
+    const kept = records.filter((r) => !gone.includes(r.versionNumber));
+    expect(kinds(checkChain('k', kept, at(105)))).toContain('chain.broken');
+  });
+
+  it('accepts them once their grace after the pushing record is over', () => {
+    expect(checkChain('k', records.slice(1), at(130)).findings).toEqual([]);
+    expect(checkChain('k', records.slice(2), at(131)).findings).toEqual([]);
+    expect(kinds(checkChain('k', records.slice(2), at(130.5)))).toContain('chain.broken');
+  });
+
+  it('names an expiresAt set earlier than the pushing record allows', () => {
+    const early = records.map((r) => (r.versionNumber === 1 ? { ...r, expiresAt: at(31) / 1000 } : r));
+    expect(kinds(checkChain('k', early, at(105)))).toContain('retention.early');
+    const right = records.map((r) => (r.versionNumber === 1 ? { ...r, expiresAt: at(130) / 1000 } : r));
+    expect(checkChain('k', right, at(105)).findings).toEqual([]);
+  });
+});
