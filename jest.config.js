@@ -34,6 +34,14 @@ module.exports = {
       slowTestThreshold: 30,
     },
     {
+      displayName: 'simulation',
+      testMatch: ['<rootDir>/tests/simulation/**/*.test.ts'],
+      transform,
+      transformIgnorePatterns,
+      testEnvironment: 'node',
+      slowTestThreshold: 60,
+    },
+    {
       displayName: 'e2e',
       testMatch: ['<rootDir>/tests/e2e/**/*.test.ts'],
       transform,

@@ -1,4 +1,9 @@
-import { type AttributeValue, type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  GetItemCommand,
+  QueryCommand,
+} from '@aws-sdk/client-dynamodb';
 import { awsErrorName, isAwsValidation } from './aws-errors';
 import { mapLimit } from './concurrency';
 import type { HistoryConfig } from './config';
@@ -125,24 +130,33 @@ function maxSequenceOf(a: string | undefined, b: string | undefined): string | u
 /**
  * Looks through an item's whole history for one stream event (eventId, a
  * globally unique id per stream record). Also says whether retention has
- * removed the chain's start, in which case an event may be gone with it.
+ * removed the chain's start, in which case an event may be gone with it, and
+ * which snapshot (backfill or repair) is the newest in the chain: a change it
+ * covered was skipped, not recorded, so only the snapshot can recognise it.
  */
 export async function findEvent(
   client: DynamoDBClient,
   historyTable: string,
   itemKey: string,
   eventId: string,
-): Promise<{ found: boolean; truncated: boolean }> {
+): Promise<{ found: boolean; truncated: boolean; snapshot: ChainHead | undefined }> {
   let start: Record<string, AttributeValue> | undefined;
   let oldestPrevHash: string | undefined;
   let found = false;
+  let snapshotVersion: string | undefined;
   do {
     const out = await client.send(
       new QueryCommand({
         TableName: historyTable,
         KeyConditionExpression: '#k = :k',
-        ProjectionExpression: '#v, #e, #p',
-        ExpressionAttributeNames: { '#k': 'itemKey', '#v': 'version', '#e': 'eventId', '#p': 'prevHash' },
+        ProjectionExpression: '#v, #e, #p, #s',
+        ExpressionAttributeNames: {
+          '#k': 'itemKey',
+          '#v': 'version',
+          '#e': 'eventId',
+          '#p': 'prevHash',
+          '#s': 'source',
+        },
         ExpressionAttributeValues: { ':k': { S: itemKey } },
         ExclusiveStartKey: start,
         ConsistentRead: true,
@@ -152,10 +166,22 @@ export async function findEvent(
       if (!isRecordItem(item)) continue;
       oldestPrevHash ??= item.prevHash?.S;
       if (item.eventId?.S === eventId) found = true;
+      if (item.source?.S === 'backfill' || item.source?.S === 'repair') snapshotVersion = item.version?.S;
     }
     start = out.LastEvaluatedKey;
   } while (start && !found);
-  return { found, truncated: oldestPrevHash !== undefined && oldestPrevHash !== GENESIS_HASH };
+  let snapshot: ChainHead | undefined;
+  if (!found && snapshotVersion !== undefined) {
+    const out = await client.send(
+      new GetItemCommand({
+        TableName: historyTable,
+        Key: { itemKey: { S: itemKey }, version: { S: snapshotVersion } },
+        ConsistentRead: true,
+      }),
+    );
+    if (out.Item) snapshot = headOf(fromHistoryItem(out.Item));
+  }
+  return { found, truncated: oldestPrevHash !== undefined && oldestPrevHash !== GENESIS_HASH, snapshot };
 }
 
 /** Reads the newest history record of an item: the head the next record chains onto. */
@@ -369,7 +395,7 @@ export class HistoryWriter {
    * Sequence numbers only decide when to look further, never alone that a record
    * is a duplicate: AWS documents their order within a shard, not across shards.
    * A replayed record whose own history record retention has deleted is known by
-   * the chain's missing start.
+   * the chain's missing start; one a snapshot covered (never recorded) by that snapshot.
    */
   private async alreadyRecorded(change: StreamChange, recent: RecentHistory): Promise<boolean> {
     if (recent.eventIds.has(change.eventId)) return true;
@@ -378,13 +404,14 @@ export class HistoryWriter {
       compareSequenceNumbers(change.sequenceNumber, recent.maxSequence) > 0
     )
       return false;
-    const { found, truncated } = await findEvent(
+    const { found, truncated, snapshot } = await findEvent(
       this.client,
       this.config.historyTableName,
       change.itemKey,
       change.eventId,
     );
-    return found || truncated;
+    // A replay of a change a snapshot covered: skipped then, skipped now.
+    return found || truncated || (snapshot !== undefined && coveredBySnapshot(change, snapshot, this.config));
   }
 
   private async append(

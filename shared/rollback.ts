@@ -94,6 +94,7 @@ export class RollbackService {
       keySchema: config.keySchema,
       attributes: config.attributes,
       clock: this.clock,
+      historyTableName: config.historyTableName,
     });
   }
 

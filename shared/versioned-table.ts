@@ -6,6 +6,7 @@ import {
   GetItemCommand,
   PutItemCommand,
   type PutItemCommandInput,
+  QueryCommand,
   UpdateItemCommand,
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
@@ -33,6 +34,14 @@ export interface VersionedTableOptions {
   keySchema: KeySchema;
   attributes: ManagedAttributes;
   clock?: () => Date;
+  /**
+   * The history table. When given, `create()` of an item that was deleted before
+   * continues its history's numbering (a tombstone at v9: the new item is v10),
+   * so the item's version and its history agree after a re-create. It costs one
+   * Query of the history table per create. Without it, a re-created item starts
+   * at 1 and history records its versions as `legacy`.
+   */
+  historyTableName?: string;
 }
 
 const MARSHALL = { removeUndefinedValues: true, convertClassInstanceToMap: false } as const;
@@ -125,10 +134,15 @@ export class VersionedCommands {
     return { marshalled, itemKey };
   }
 
-  create(item: Item, now: Date, options: WriteOptions = {}): { input: PutItemCommandInput; itemKey: string } {
+  create(
+    item: Item,
+    now: Date,
+    options: WriteOptions = {},
+    version = 1,
+  ): { input: PutItemCommandInput; itemKey: string } {
     const { marshalled, itemKey } = this.userItem(item, new Set());
     const expr = new ExpressionBuilder();
-    const full = this.stamp(marshalled, 1, now.toISOString(), now.toISOString(), options.actor);
+    const full = this.stamp(marshalled, version, now.toISOString(), now.toISOString(), options.actor);
     this.checkSize(full, itemKey);
     return {
       itemKey,
@@ -355,8 +369,11 @@ export class VersionedTable {
   private readonly client: DynamoDBClient;
   private readonly clock: () => Date;
 
+  private readonly historyTableName: string | undefined;
+
   constructor(options: VersionedTableOptions) {
     this.client = options.client;
+    this.historyTableName = options.historyTableName;
     this.clock = options.clock ?? (() => new Date());
     this.commands = new VersionedCommands(options.tableName, options.keySchema, options.attributes);
   }
@@ -400,10 +417,13 @@ export class VersionedTable {
 
   /** Creates the item at version 1. @throws ItemExistsError */
   async create(item: Item, options: WriteOptions = {}): Promise<number> {
-    const { input, itemKey } = this.commands.create(item, this.clock(), options);
+    const now = this.clock();
+    const { itemKey } = this.commands.create(item, now, options);
+    const version = await this.firstVersion(itemKey);
+    const { input } = this.commands.create(item, now, options, version);
     try {
       await this.client.send(new PutItemCommand(input));
-      return 1;
+      return version;
     } catch (error) {
       if (isConditionalCheckFailed(error)) {
         throw new ItemExistsError(itemKey, versionOf(conditionFailureItem(error), this.versionAttribute), {
@@ -412,6 +432,31 @@ export class VersionedTable {
       }
       throw translate(error);
     }
+  }
+
+  /**
+   * The version a new item starts at: 1, or with a history table the version after
+   * its history's newest record. A newest record that is not a tombstone means a
+   * delete the stream has not recorded yet, which will take the next version.
+   */
+  private async firstVersion(itemKey: string): Promise<number> {
+    if (!this.historyTableName) return 1;
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.historyTableName,
+        KeyConditionExpression: '#k = :k AND begins_with(#v, :v)',
+        ExpressionAttributeNames: { '#k': 'itemKey', '#v': 'version', '#n': 'versionNumber', '#o': 'op' },
+        ExpressionAttributeValues: { ':k': { S: itemKey }, ':v': { S: 'v' } },
+        ProjectionExpression: '#n, #o',
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+      }),
+    );
+    const newest = out.Items?.[0];
+    const last = Number(newest?.versionNumber?.N ?? 0);
+    if (!newest || !Number.isSafeInteger(last)) return 1;
+    return last + (newest.op?.S === 'REMOVE' ? 1 : 2);
   }
 
   /** Replaces the whole item. @throws VersionConflictError, ItemNotFoundError */

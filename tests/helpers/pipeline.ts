@@ -30,7 +30,14 @@ export interface Pipeline {
 export async function startPipeline(
   client: DynamoDBClient,
   config: HistoryConfig,
-  options: Partial<EventSourceMappingOptions> & { writerClient?: DynamoDBClient } = {},
+  options: Partial<EventSourceMappingOptions> & {
+    writerClient?: DynamoDBClient;
+    /** Changes each event before the writer sees it, or fails the invocation after it (fault injection). */
+    around?: (
+      event: LambdaStreamEvent,
+      record: (event: LambdaStreamEvent) => Promise<unknown>,
+    ) => Promise<unknown>;
+  } = {},
 ): Promise<Pipeline> {
   const described = await client.send(new DescribeTableCommand({ TableName: config.latestTableName }));
   const streamArn = described.Table?.LatestStreamArn;
@@ -42,11 +49,13 @@ export async function startPipeline(
   });
   const events: LambdaStreamEvent[] = [];
   const onFailure: OnFailureRecord[] = [];
-  const handler = async (event: unknown) => {
-    events.push(event as LambdaStreamEvent);
-    const { batchItemFailures } = await writer.recordBatch((event as LambdaStreamEvent).Records);
+  const record = async (event: LambdaStreamEvent) => {
+    events.push(event);
+    const { batchItemFailures } = await writer.recordBatch(event.Records);
     return { batchItemFailures };
   };
+  const handler = async (event: unknown) =>
+    options.around ? options.around(event as LambdaStreamEvent, record) : record(event as LambdaStreamEvent);
   const checkpoint = options.checkpoint ?? new MemoryCheckpointStore();
   const streams = testStreamsClient();
   const mapping = new EventSourceMapping({
@@ -60,7 +69,7 @@ export async function startPipeline(
     onFailure: (failure) => {
       onFailure.push(failure);
     },
-    ...options,
+    ...Object.fromEntries(Object.entries(options).filter(([k]) => k !== 'around' && k !== 'writerClient')),
     checkpoint,
   });
   mapping.start();

@@ -1,0 +1,405 @@
+import {
+  DeleteItemCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  UpdateTableCommand,
+} from '@aws-sdk/client-dynamodb';
+import type { LambdaStreamEvent } from '../../local/event-source-mapping';
+import { backfill } from '../../shared/backfill';
+import { canonicalItemJson } from '../../shared/canonical';
+import type { HistoryConfig } from '../../shared/config';
+import { TTL_PRINCIPAL } from '../../shared/constants';
+import { HistoryError } from '../../shared/errors';
+import { Repairer } from '../../shared/repair';
+import { RollbackService } from '../../shared/rollback';
+import type { AttributeMap, HistoryRecord } from '../../shared/types';
+import { Verifier } from '../../shared/verify';
+import { VersionedTable } from '../../shared/versioned-table';
+import { fromWireMap } from '../../shared/wire';
+import { createTestTables, eventually, readHistory, testClient } from '../helpers/dynamo';
+import { injectFault } from '../helpers/faults';
+import { type Pipeline, startPipeline } from '../helpers/pipeline';
+import { type BackfillMoment, CONTEXT, expectedHistory, random, sameImage, type TrueChange } from './model';
+
+/**
+ * One seeded run of the simulation on the real stack: DynamoDB Local, its real
+ * stream, the project's event source mapping and the real writer. A seed fixes
+ * every choice, so a failure replays from its seed alone.
+ */
+export interface SimulationResult {
+  seed: number;
+  operations: string[];
+  problems: string[];
+  tampered: number;
+  records: number;
+  /** How many records of each source the run checked, and what it exercised. */
+  coverage: Record<string, number>;
+}
+
+const ITEMS = ['a', 'b', 'c', 'p']; // `p` exists before the table has a stream
+const STEPS = 24;
+
+async function setStream(client: DynamoDBClient, table: string, enabled: boolean): Promise<void> {
+  await client.send(
+    new UpdateTableCommand({
+      TableName: table,
+      StreamSpecification: enabled
+        ? { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' }
+        : { StreamEnabled: false },
+    }),
+  );
+  await eventually(async () => {
+    const t = (await client.send(new DescribeTableCommand({ TableName: table }))).Table;
+    return (t?.StreamSpecification?.StreamEnabled ?? false) === enabled && (!enabled || t?.LatestStreamArn)
+      ? true
+      : undefined;
+  });
+}
+
+export async function runSeed(seed: number): Promise<SimulationResult> {
+  const rng = random(seed);
+  const client = testClient();
+  const writerClient = testClient();
+  const { tables, config } = await createTestTables(client);
+  const operations: string[] = [];
+  const problems: string[] = [];
+  const changes = new Map<string, TrueChange[]>(ITEMS.map((id) => [id, []]));
+  const backfills = new Map<string, BackfillMoment[]>(ITEMS.map((id) => [id, []]));
+  const ttlDeletes = new Set<string>();
+  const orders = new VersionedTable({
+    client,
+    tableName: tables.latest,
+    keySchema: config.keySchema,
+    attributes: config.attributes,
+  });
+
+  const current = async (id: string): Promise<AttributeMap | undefined> =>
+    (
+      await client.send(
+        new GetItemCommand({ TableName: tables.latest, Key: { id: { S: id } }, ConsistentRead: true }),
+      )
+    ).Item;
+  /** Records what a write really did: the item before and after, read back. */
+  const track = async (id: string, before: AttributeMap | undefined, extra: Partial<TrueChange> = {}) => {
+    const after = await current(id);
+    if (before === undefined && after === undefined) return; // nothing happened
+    changes.get(id)?.push({
+      kind: after === undefined ? 'delete' : 'write',
+      after,
+      before,
+      preStream: false,
+      ttl: false,
+      ...extra,
+    });
+  };
+
+  // Faults for the whole run: throttled history writes (a partially failed batch, retried from the
+  // failed record) and invocations that fail after recording (the whole batch redelivered).
+  const throttle = rng.next() < 0.5 ? 0.15 : 0;
+  const crashAfter = rng.next() < 0.5 ? 0.15 : 0;
+  const faults = random(seed * 7919 + 1);
+  injectFault(
+    writerClient,
+    (command) =>
+      (command === 'PutItemCommand' || command === 'TransactWriteItemsCommand') && faults.next() < throttle,
+  );
+  const delivered = new Set<string>();
+  let redeliveries = 0;
+  const around = async (event: LambdaStreamEvent, record: (e: LambdaStreamEvent) => Promise<unknown>) => {
+    for (const r of event.Records) {
+      if (delivered.has(r.eventID)) redeliveries++;
+      delivered.add(r.eventID);
+    }
+    // A TTL-style delete: the stream record says the TTL service removed the item.
+    for (const r of event.Records) {
+      const old = r.dynamodb.OldImage;
+      if (r.eventName === 'REMOVE' && old && ttlDeletes.has(canonicalItemJson(fromWireMap(old)))) {
+        r.userIdentity = { type: 'Service', principalId: TTL_PRINCIPAL };
+      }
+    }
+    const result = await record(event);
+    if (faults.next() < crashAfter) throw new Error('injected: the function failed after recording');
+    return result;
+  };
+
+  let pipeline: Pipeline | undefined;
+  const resume = async () => {
+    const checkpoint = pipeline?.checkpoint;
+    await pipeline?.stop();
+    pipeline = await startPipeline(client, config, {
+      writerClient,
+      around,
+      retryBaseDelayMs: 5,
+      ...(checkpoint ? { checkpoint } : {}),
+    });
+  };
+  const pause = async () => {
+    const was = pipeline;
+    if (!was) return;
+    await was.stop();
+    pipeline = { ...was, stop: async () => {} };
+  };
+  let running = false;
+
+  try {
+    // An item that predates the stream: only a backfill can start its history.
+    await setStream(client, tables.latest, false);
+    await client.send(
+      new PutItemCommand({
+        TableName: tables.latest,
+        Item: { id: { S: 'p' }, version: { N: String(1 + rng.int(3)) }, v: { N: String(rng.int(1000)) } },
+      }),
+    );
+    changes
+      .get('p')
+      ?.push({ kind: 'write', before: undefined, after: await current('p'), preStream: true, ttl: false });
+    await setStream(client, tables.latest, true);
+    await resume();
+    running = true;
+
+    for (let step = 0; step < STEPS; step++) {
+      const id = rng.pick(ITEMS);
+      const before = await current(id);
+      const version = before?.version?.N;
+      const own = version === undefined ? 0 : Number(version);
+      const whole = Number.isSafeInteger(own) && own >= 0;
+      const roll = rng.next();
+      const value = { N: String(rng.int(1_000_000)) };
+      try {
+        if (roll < 0.14) {
+          if (before) {
+            operations.push(`${id}: plain update`);
+            await client.send(
+              new UpdateItemCommand({
+                TableName: tables.latest,
+                Key: { id: { S: id } },
+                UpdateExpression: 'SET v = :v',
+                ExpressionAttributeValues: { ':v': value },
+              }),
+            );
+          } else {
+            operations.push(`${id}: library create`);
+            await orders.create({ id, v: Number(value.N) });
+          }
+          await track(id, before);
+        } else if (roll < 0.34) {
+          if (before && whole) {
+            operations.push(`${id}: library update at ${own}`);
+            await orders.update({ id }, own, { v: Number(value.N) });
+          } else if (!before) {
+            operations.push(`${id}: library create`);
+            await orders.create({ id, v: Number(value.N) });
+          } else continue;
+          await track(id, before);
+        } else if (roll < 0.5) {
+          // A plain put with a version of its own choosing: next, a skip ahead, backwards, none or odd.
+          const choice = rng.int(5);
+          const next = [own + 1, own + 2 + rng.int(4), Math.max(1, own - 1), undefined, 'x'][choice];
+          operations.push(`${id}: plain put version ${String(next)}`);
+          const item: AttributeMap = { id: { S: id }, v: value };
+          if (typeof next === 'number') item.version = { N: String(next) };
+          else if (next === 'x') item.version = { S: 'x' };
+          await client.send(new PutItemCommand({ TableName: tables.latest, Item: item }));
+          await track(id, before);
+        } else if (roll < 0.6) {
+          if (!before) continue;
+          const ttl = rng.next() < 0.35;
+          operations.push(
+            `${id}: ${ttl ? 'TTL-style delete' : whole && own > 0 ? 'library remove' : 'plain delete'}`,
+          );
+          if (ttl) ttlDeletes.add(canonicalItemJson(before));
+          if (!ttl && whole && own > 0) await orders.remove({ id }, own);
+          else await client.send(new DeleteItemCommand({ TableName: tables.latest, Key: { id: { S: id } } }));
+          await track(id, before, { ttl });
+        } else if (roll < 0.72) {
+          const history = await readHistory(client, tables.history, id);
+          if (history.length === 0) continue;
+          const target = rng.pick(history).versionNumber;
+          operations.push(`${id}: rollback to v${target}`);
+          try {
+            const result = await new RollbackService({ client, config }).rollback({
+              key: { id },
+              toVersion: target,
+              reason: `seed ${seed}`,
+            });
+            await track(id, before, {
+              rollback: { version: result.newVersion, restoredFrom: target, reason: `seed ${seed}` },
+            });
+          } catch (error) {
+            // A refused rollback writes nothing: check that.
+            if (!(error instanceof HistoryError)) throw error;
+            const after = await current(id);
+            if (!sameImage(after, before)) problems.push(`a refused rollback of ${id} changed the item`);
+          }
+        } else if (roll < 0.82) {
+          if (running) {
+            operations.push('pause the mapping');
+            await pause();
+          } else {
+            operations.push('resume the mapping');
+            await resume();
+          }
+          running = !running;
+        } else if (roll < 0.92) {
+          operations.push('backfill');
+          const states = await Promise.all(ITEMS.map(async (item) => [item, await current(item)] as const));
+          await backfill(client, config, { segments: 1 + rng.int(2) });
+          for (const [item, state] of states) {
+            const list = changes.get(item) ?? [];
+            if (state) backfills.get(item)?.push({ afterChange: list.length - 1, state });
+          }
+        } else {
+          operations.push(`${id}: repair (without --force)`);
+          const before = await readHistory(client, tables.history, id);
+          await new Repairer({ client, config }).repair({ itemKey: id, settleMs: 150 });
+          const after = await readHistory(client, tables.history, id);
+          if (after.some((r) => r.source === 'repair'))
+            problems.push(
+              `repair without --force wrote history for ${id} (${before.length} → ${after.length})`,
+            );
+        }
+      } catch (error) {
+        if (error instanceof HistoryError) {
+          operations.push(`  (refused: ${error.code})`);
+          continue;
+        }
+        throw error;
+      }
+    }
+
+    if (!running) await resume();
+    // Caught up: every item's newest record holds its current state, and stays so.
+    const verifier = new Verifier({ client, config });
+    await eventually(
+      async () => {
+        const report = await verifier.verifyAll({ segments: 2 });
+        return report.findings.some((f) => f.kind.startsWith('latest.')) ? undefined : true;
+      },
+      30_000,
+      `history to catch up (seed ${seed})`,
+    ).catch((error: unknown) => problems.push(String(error)));
+    await new Promise((r) => setTimeout(r, 200));
+    await pipeline?.stop();
+
+    // 1. Every change exactly once, in order, with the right op, image and source.
+    let records = 0;
+    const coverage: Record<string, number> = {
+      pauses: operations.filter((o) => o === 'pause the mapping').length,
+      throttled: throttle > 0 ? 1 : 0,
+      redelivered: crashAfter > 0 ? 1 : 0,
+      recordsRedelivered: redeliveries,
+    };
+    for (const id of ITEMS) {
+      const actual = await readHistory(client, tables.history, id);
+      records += actual.length;
+      for (const r of actual) coverage[r.source] = (coverage[r.source] ?? 0) + 1;
+      const first = actual[0];
+      const startedBy =
+        first?.source === 'backfill'
+          ? { source: 'backfill' as const, image: first.image }
+          : { source: 'stream' as const };
+      const expected = expectedHistory(changes.get(id) ?? [], backfills.get(id) ?? [], startedBy);
+      if (typeof expected === 'string') {
+        problems.push(`${id}: ${expected}`);
+        continue;
+      }
+      const shape = (r: HistoryRecord) => ({
+        versionNumber: r.versionNumber,
+        op: r.op,
+        source: r.source,
+        image: r.image && canonicalItemJson(r.image),
+        ...(r.restoredFrom !== undefined ? { restoredFrom: r.restoredFrom } : {}),
+      });
+      const want = expected.map((e) => ({
+        versionNumber: e.versionNumber,
+        op: e.op,
+        source: e.source,
+        image: e.image && canonicalItemJson(e.image),
+        ...(e.restoredFrom !== undefined ? { restoredFrom: e.restoredFrom } : {}),
+      }));
+      const got = actual.map(shape);
+      if (JSON.stringify(got) !== JSON.stringify(want)) {
+        problems.push(
+          `${id}: history differs from the model\n  want ${JSON.stringify(want)}\n  got  ${JSON.stringify(got)}`,
+        );
+      }
+      if (actual.some((r) => r.image && Object.hasOwn(r.image, CONTEXT)))
+        problems.push(`${id}: an image kept the rollback context`);
+    }
+
+    // 2. verify: no false alarm on a legitimate history, and a digest that stays put.
+    const clean = await verifier.verifyAll({ segments: 2 });
+    if (clean.findings.length > 0) problems.push(`false alarm(s): ${JSON.stringify(clean.findings)}`);
+    const again = await verifier.verifyAll({ segments: 1 });
+    if (again.digest !== clean.digest) problems.push('the digest changed while history did not');
+
+    // 3. Tampering: verify names exactly the items edited, the digest moves, and comes back.
+    const tampered = await tamper(client, config, rng);
+    const after = await verifier.verifyAll({ segments: 2 });
+    const named = new Set(after.findings.map((f) => f.itemKey));
+    const edited = new Set(tampered.map((t) => t.itemKey));
+    if ([...edited].some((k) => !named.has(k)))
+      problems.push(`missed tampering: ${JSON.stringify(tampered)} → ${JSON.stringify(after.findings)}`);
+    if ([...named].some((k) => !edited.has(k)))
+      problems.push(`false alarm beside tampering: ${JSON.stringify(after.findings)}`);
+    if (tampered.length > 0 && after.digest === clean.digest)
+      problems.push('the digest did not change after tampering');
+    for (const t of tampered)
+      await client.send(new PutItemCommand({ TableName: tables.history, Item: t.original }));
+    const restored = await verifier.verifyAll({ segments: 2 });
+    if (restored.findings.length > 0 || restored.digest !== clean.digest)
+      problems.push('restoring the edited records did not restore a clean verify and the same digest');
+    return { seed, operations, problems, tampered: tampered.length, records, coverage };
+  } finally {
+    await pipeline?.stop();
+    client.destroy();
+    writerClient.destroy();
+  }
+}
+
+/** Edits 0–2 random stored records or markers with a plain client, as an operator with table access could. */
+async function tamper(
+  client: DynamoDBClient,
+  config: HistoryConfig,
+  rng: ReturnType<typeof random>,
+): Promise<{ itemKey: string; what: string; original: AttributeMap }[]> {
+  const done: { itemKey: string; what: string; original: AttributeMap }[] = [];
+  const count = rng.int(3);
+  const used = new Set<string>();
+  for (let i = 0; i < count; i++) {
+    const itemKey = rng.pick(ITEMS);
+    if (used.has(itemKey)) continue;
+    const items =
+      (
+        await client.send(
+          new QueryCommand({
+            TableName: config.historyTableName,
+            KeyConditionExpression: 'itemKey = :k',
+            ExpressionAttributeValues: { ':k': { S: itemKey } },
+            ConsistentRead: true,
+          }),
+        )
+      ).Items ?? [];
+    if (items.length === 0) continue;
+    const original = rng.pick(items);
+    const names = Object.keys(original).filter(
+      (n) => n !== 'itemKey' && n !== 'version' && n !== 'expiresAt',
+    );
+    const name = rng.pick(names);
+    const value = original[name];
+    const forged: AttributeMap = { ...original };
+    if (value?.S !== undefined) forged[name] = { S: `${value.S}~` };
+    else if (value?.N !== undefined) forged[name] = { N: String(Number(value.N) + 1) };
+    else if (value?.M !== undefined) forged[name] = { M: { ...value.M, forged: { BOOL: true } } };
+    else if (value?.L !== undefined) forged[name] = { L: [...value.L, { S: 'forged' }] };
+    else delete forged[name];
+    await client.send(new PutItemCommand({ TableName: config.historyTableName, Item: forged }));
+    used.add(itemKey);
+    done.push({ itemKey, what: `${original.version?.S}.${name}`, original });
+  }
+  return done;
+}
