@@ -463,3 +463,46 @@ describe('edges: attribute names JavaScript treats specially (#12)', () => {
     expect((await new Verifier({ client, config: other.config }).verifyItem('odd')).findings).toEqual([]);
   });
 });
+
+describe('edges: one numbering after a re-create (#18)', () => {
+  it('the writer library continues the history numbering of a deleted item, even while the stream lags', async () => {
+    const { tables, config } = await createTestTables(client);
+    const orders = new VersionedTable({
+      client,
+      tableName: tables.latest,
+      keySchema: config.keySchema,
+      attributes: config.attributes,
+      historyTableName: tables.history,
+    });
+    let pipeline = await startPipeline(client, config);
+    try {
+      expect(await orders.create({ id: 'life' })).toBe(1);
+      expect(await orders.update({ id: 'life' }, 1, { n: 2 })).toBe(2);
+      expect(await orders.remove({ id: 'life' }, 2)).toBe(3);
+      await waitForHistory(client, tables.history, 'life', 3);
+      // The tombstone is v3: the new life starts at v4, and its versions stay the app's own.
+      expect(await orders.create({ id: 'life', again: true })).toBe(4);
+      expect(await orders.update({ id: 'life' }, 4, { n: 5 })).toBe(5);
+      await waitForHistory(client, tables.history, 'life', 5);
+      // A delete still in the stream: its tombstone will be v6, so the next life starts at v7.
+      const checkpoint = pipeline.checkpoint;
+      await pipeline.stop();
+      expect(await orders.remove({ id: 'life' }, 5)).toBe(6);
+      expect(await orders.create({ id: 'life', third: true })).toBe(7);
+      pipeline = await startPipeline(client, config, { checkpoint });
+      const records = await waitForHistory(client, tables.history, 'life', 7);
+      expect(summary(records)).toEqual([
+        [1, 'INSERT', 'app'],
+        [2, 'MODIFY', 'app'],
+        [3, 'REMOVE', 'app'],
+        [4, 'INSERT', 'app'],
+        [5, 'MODIFY', 'app'],
+        [6, 'REMOVE', 'app'],
+        [7, 'INSERT', 'app'],
+      ]);
+      expect(records.every((r) => r.declaredVersion === undefined)).toBe(true);
+    } finally {
+      await pipeline.stop();
+    }
+  });
+});
