@@ -1,6 +1,8 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { canonicalItemJson, changedAttributes, itemSize, sameValue } from './canonical';
+import { canonicalItemJson } from './canonical';
+import { changedAttributes, sameValue } from './compare';
+import { itemSize } from './item-size';
 import { chainHashV1, HASH_FORMAT, itemHash } from './chain-hash';
 import type { HistoryConfig } from './config';
 import { EXPIRES_AT, GENESIS_HASH, HISTORY_ITEM_BUDGET_BYTES } from './constants';

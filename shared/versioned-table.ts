@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, type NativeAttributeValue, unmarshall } from '@aws-sdk/util-dynamodb';
 import { conditionFailureItem, isAwsValidation, isConditionalCheckFailed } from './aws-errors';
-import { itemSize } from './canonical';
+import { itemSize } from './item-size';
 import { sleep } from './concurrency';
 import type { ManagedAttributes } from './config';
 import { DYNAMODB_ITEM_LIMIT_BYTES } from './constants';

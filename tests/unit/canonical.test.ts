@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { canonicalItemJson, changedAttributes, itemSize } from '../../shared/canonical';
+import { canonicalItemJson } from '../../shared/canonical';
+import { changedAttributes } from '../../shared/compare';
+import { itemSize } from '../../shared/item-size';
 import { chainHashV1 as chainHash, itemHash } from '../../shared/chain-hash';
 import { GENESIS_HASH } from '../../shared/constants';
 
