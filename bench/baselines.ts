@@ -4,7 +4,7 @@ import {
   TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { AttributeMap } from '../shared/types';
+import type { AttributeMap } from '../shared/core/types';
 
 /**
  * Pattern (a), AWS's "sort keys for version control": the item collection holds

@@ -2,15 +2,20 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { HistoryReader, type RecordView, toView, type VersionDiff } from '../shared/audit';
-import { type BackfillCheckpoint, backfill } from '../shared/backfill';
-import { createDynamoClient } from '../shared/clients';
-import { loadConfig } from '../shared/config';
-import { HistoryError, ItemNotFoundError, ValidationError, VersionNotFoundError } from '../shared/errors';
-import { decodeItemKey } from '../shared/keys';
-import { Repairer } from '../shared/repair';
-import { parseRollbackRequest, RollbackService } from '../shared/rollback';
-import { Verifier } from '../shared/verify';
+import { createDynamoClient } from '../shared/aws/clients';
+import { loadConfig } from '../shared/core/config';
+import {
+  HistoryError,
+  ItemNotFoundError,
+  ValidationError,
+  VersionNotFoundError,
+} from '../shared/core/errors';
+import { decodeItemKey } from '../shared/core/keys';
+import { type BackfillCheckpoint, backfill } from '../shared/integrity/backfill';
+import { Repairer } from '../shared/integrity/repair';
+import { Verifier } from '../shared/integrity/verify';
+import { HistoryReader, type RecordView, toView, type VersionDiff } from '../shared/reading/audit';
+import { parseRollbackRequest, RollbackService } from '../shared/writing/rollback';
 
 export const EXIT = { ok: 0, findings: 1, error: 2 } as const;
 

@@ -1,9 +1,9 @@
-import { HistoryReader, type ListOptions, type Order, toView } from '../shared/audit';
-import { createDynamoClient } from '../shared/clients';
-import { loadConfig } from '../shared/config';
-import { ValidationError } from '../shared/errors';
-import { createLogger } from '../shared/logger';
-import { type Infer, number, object, oneOf, optional, SchemaError, string } from '../shared/schema';
+import { createDynamoClient } from '../shared/aws/clients';
+import { loadConfig } from '../shared/core/config';
+import { ValidationError } from '../shared/core/errors';
+import { createLogger } from '../shared/core/logger';
+import { type Infer, number, object, oneOf, optional, SchemaError, string } from '../shared/core/schema';
+import { HistoryReader, type ListOptions, type Order, toView } from '../shared/reading/audit';
 import { type HttpEvent, httpError, intParam, isHttpEvent, json, onlyParams } from './http';
 
 const reader = new HistoryReader({

@@ -6,8 +6,8 @@ import {
   ValidationError,
   VersionConflictError,
   VersionNotFoundError,
-} from '../shared/errors';
-import type { Logger } from '../shared/logger';
+} from '../shared/core/errors';
+import type { Logger } from '../shared/core/logger';
 
 /** An API Gateway (REST) proxy event, as far as the audit routes read it. */
 export interface HttpEvent {

@@ -1,13 +1,13 @@
-import { createDynamoClient } from '../shared/clients';
-import { loadConfig } from '../shared/config';
-import { createLogger } from '../shared/logger';
-import { parseRollbackRequest, type RollbackResult, RollbackService } from '../shared/rollback';
+import { createDynamoClient } from '../shared/aws/clients';
+import { loadConfig } from '../shared/core/config';
+import { createLogger } from '../shared/core/logger';
+import { parseRollbackRequest, type RollbackResult, RollbackService } from '../shared/writing/rollback';
 
 const service = new RollbackService({ client: createDynamoClient(), config: loadConfig() });
 const logger = createLogger('rollback');
 
 /**
- * Invocation contract (DESIGN section 7). Errors are thrown: Lambda reports
+ * Invocation contract (README, "Rollback"). Errors are thrown: Lambda reports
  * them with `errorType` = the class name (ValidationError, VersionNotFoundError,
  * ItemNotFoundError, VersionConflictError), and nothing has been written.
  */

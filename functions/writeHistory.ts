@@ -1,10 +1,10 @@
 import type { DynamoDBBatchResponse } from 'aws-lambda';
-import { createDynamoClient } from '../shared/clients';
-import { loadConfig } from '../shared/config';
-import { MalformedRecordError } from '../shared/errors';
-import { HistoryWriter } from '../shared/history-writer';
-import { createLogger } from '../shared/logger';
-import { emfLine } from '../shared/metrics';
+import { createDynamoClient } from '../shared/aws/clients';
+import { emfLine } from '../shared/aws/metrics';
+import { loadConfig } from '../shared/core/config';
+import { MalformedRecordError } from '../shared/core/errors';
+import { createLogger } from '../shared/core/logger';
+import { HistoryWriter } from '../shared/recording/history-writer';
 
 // Built once per container: configuration is checked at cold start and fails fast.
 const dimensions = { Service: 'dynamo-history', Stage: process.env.STAGE ?? 'dev' };

@@ -10,10 +10,10 @@ import {
   type _Record as StreamRecord,
   TrimmedDataAccessException,
 } from '@aws-sdk/client-dynamodb-streams';
-import { type Logger, silentLogger } from '../shared/logger';
-import { compareSequenceNumbers } from '../shared/stream-record';
-import type { AttributeMap } from '../shared/types';
-import { toWireMap } from '../shared/wire';
+import { type Logger, silentLogger } from '../shared/core/logger';
+import type { AttributeMap } from '../shared/core/types';
+import { toWireMap } from '../shared/core/wire';
+import { compareSequenceNumbers } from '../shared/recording/stream-record';
 
 /** One record as Lambda receives it (JSON: epoch seconds, binary as base64). */
 export interface LambdaStreamRecord {

@@ -29,7 +29,7 @@ function tableNames({ service = 'dynamo-history', stage = 'dev' } = {}) {
   };
 }
 
-/** TTL attribute of history records that left the retention window (shared/constants.ts EXPIRES_AT). */
+/** TTL attribute of history records that left the retention window (shared/core/constants.ts EXPIRES_AT). */
 const EXPIRES_AT = 'expiresAt';
 
 /**

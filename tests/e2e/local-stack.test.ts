@@ -8,7 +8,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import type { HistoryRecord } from '../../shared/types';
+import type { HistoryRecord } from '../../shared/core/types';
 import { chainProblems } from '../helpers/chain';
 import { runCli } from '../helpers/cli';
 import { readHistory, waitForHistory } from '../helpers/dynamo';

@@ -1,6 +1,6 @@
-import { GENESIS_HASH } from '../../shared/constants';
-import { contentHashOf } from '../../shared/history-record';
-import type { HistoryRecord } from '../../shared/types';
+import { GENESIS_HASH } from '../../shared/core/constants';
+import type { HistoryRecord } from '../../shared/core/types';
+import { contentHashOf } from '../../shared/recording/history-record';
 
 /** Problems in one item's hash chain, oldest first; empty when it is intact. */
 export function chainProblems(records: HistoryRecord[]): string[] {

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { ensureTables, type TableSet } from '../../local/tables';
-import { type HistoryConfig, loadConfig, parseRetention } from '../../shared/config';
-import { preserveProtoAttributes } from '../../shared/sdk-proto-fix';
-import type { HistoryRecord } from '../../shared/types';
-import { readItemHistory } from '../../shared/verify';
+import { preserveProtoAttributes } from '../../shared/aws/sdk-proto-fix';
+import { type HistoryConfig, loadConfig, parseRetention } from '../../shared/core/config';
+import type { HistoryRecord } from '../../shared/core/types';
+import { readItemHistory } from '../../shared/integrity/verify';
 
 /** Connected tests refuse to run without the DynamoDB Local the global setup starts. */
 export function testEndpoint(): string {

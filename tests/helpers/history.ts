@@ -1,10 +1,15 @@
 import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { mapLimit } from '../../shared/concurrency';
-import type { HistoryConfig } from '../../shared/config';
-import { chainMarker } from '../../shared/history-put';
-import { buildHistoryRecord, type ChainHead, headOf, toHistoryItem } from '../../shared/history-record';
-import type { StreamChange } from '../../shared/stream-record';
-import type { HistoryRecord } from '../../shared/types';
+import { mapLimit } from '../../shared/core/concurrency';
+import type { HistoryConfig } from '../../shared/core/config';
+import type { HistoryRecord } from '../../shared/core/types';
+import { chainMarker } from '../../shared/recording/history-put';
+import {
+  buildHistoryRecord,
+  type ChainHead,
+  headOf,
+  toHistoryItem,
+} from '../../shared/recording/history-record';
+import type { StreamChange } from '../../shared/recording/stream-record';
 
 /**
  * Seeds a long, valid history for one item through the real record builder

@@ -8,9 +8,9 @@ import {
   type OnFailureRecord,
 } from '../../local/event-source-mapping';
 import { inProcessInvoker } from '../../local/invokers';
-import type { HistoryConfig } from '../../shared/config';
-import { HistoryWriter } from '../../shared/history-writer';
-import { createLogger } from '../../shared/logger';
+import type { HistoryConfig } from '../../shared/core/config';
+import { createLogger } from '../../shared/core/logger';
+import { HistoryWriter } from '../../shared/recording/history-writer';
 import { testStreamsClient } from './dynamo';
 
 export interface Pipeline {

@@ -1,5 +1,5 @@
 import type { LambdaStreamRecord } from '../../local/event-source-mapping';
-import type { WireValue } from '../../shared/wire';
+import type { WireValue } from '../../shared/core/wire';
 
 let sequence = 1000n;
 let eventCounter = 0;

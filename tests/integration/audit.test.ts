@@ -1,6 +1,6 @@
-import { HistoryReader } from '../../shared/audit';
-import type { HistoryConfig } from '../../shared/config';
-import { ItemNotFoundError, ValidationError, VersionNotFoundError } from '../../shared/errors';
+import type { HistoryConfig } from '../../shared/core/config';
+import { ItemNotFoundError, ValidationError, VersionNotFoundError } from '../../shared/core/errors';
+import { HistoryReader } from '../../shared/reading/audit';
 import { createTestTables, testClient } from '../helpers/dynamo';
 import { seedHistory } from '../helpers/history';
 

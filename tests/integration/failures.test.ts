@@ -1,9 +1,9 @@
 import { PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { MemoryCheckpointStore } from '../../local/event-source-mapping';
 import type { TableSet } from '../../local/tables';
-import type { HistoryConfig } from '../../shared/config';
-import { readParkedRecord } from '../../shared/failures';
-import { HistoryWriter } from '../../shared/history-writer';
+import type { HistoryConfig } from '../../shared/core/config';
+import { readParkedRecord } from '../../shared/recording/failures';
+import { HistoryWriter } from '../../shared/recording/history-writer';
 import { chainProblems } from '../helpers/chain';
 import { createTestTables, eventually, readHistory, testClient } from '../helpers/dynamo';
 import { injectFault } from '../helpers/faults';

@@ -10,11 +10,11 @@ import {
   type LambdaStreamEvent,
 } from '../../local/event-source-mapping';
 import { inProcessInvoker } from '../../local/invokers';
-import type { HistoryConfig } from '../../shared/config';
-import { readParkedRecord } from '../../shared/failures';
-import { HistoryWriter } from '../../shared/history-writer';
-import type { HistoryRecord } from '../../shared/types';
-import { retryOnConflict, VersionedTable } from '../../shared/versioned-table';
+import type { HistoryConfig } from '../../shared/core/config';
+import type { HistoryRecord } from '../../shared/core/types';
+import { readParkedRecord } from '../../shared/recording/failures';
+import { HistoryWriter } from '../../shared/recording/history-writer';
+import { retryOnConflict, VersionedTable } from '../../shared/writing/versioned-table';
 import { chainProblems } from '../helpers/chain';
 import { createTestTables, eventually, readHistory, testClient, waitForHistory } from '../helpers/dynamo';
 import { injectFault } from '../helpers/faults';

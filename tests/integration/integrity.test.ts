@@ -9,17 +9,17 @@ import {
   UpdateTableCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { TableSet } from '../../local/tables';
-import { backfill, buildBackfillRecord } from '../../shared/backfill';
-import { mapLimit } from '../../shared/concurrency';
-import type { HistoryConfig } from '../../shared/config';
-import { parkFailure } from '../../shared/failures';
-import { putHistoryItem } from '../../shared/history-put';
-import { toHistoryItem } from '../../shared/history-record';
-import { HistoryWriter } from '../../shared/history-writer';
-import { encodeVersion } from '../../shared/keys';
-import { Repairer } from '../../shared/repair';
-import { Verifier } from '../../shared/verify';
-import { VersionedTable } from '../../shared/versioned-table';
+import { mapLimit } from '../../shared/core/concurrency';
+import type { HistoryConfig } from '../../shared/core/config';
+import { encodeVersion } from '../../shared/core/keys';
+import { backfill, buildBackfillRecord } from '../../shared/integrity/backfill';
+import { Repairer } from '../../shared/integrity/repair';
+import { Verifier } from '../../shared/integrity/verify';
+import { parkFailure } from '../../shared/recording/failures';
+import { putHistoryItem } from '../../shared/recording/history-put';
+import { toHistoryItem } from '../../shared/recording/history-record';
+import { HistoryWriter } from '../../shared/recording/history-writer';
+import { VersionedTable } from '../../shared/writing/versioned-table';
 import { createTestTables, eventually, readHistory, testClient } from '../helpers/dynamo';
 import { startPipeline } from '../helpers/pipeline';
 import { N, S, streamRecord } from '../helpers/stream-records';

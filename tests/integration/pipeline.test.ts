@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { DeleteItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { TableSet } from '../../local/tables';
-import type { HistoryConfig } from '../../shared/config';
-import { readParkedRecord } from '../../shared/failures';
-import { VersionedTable } from '../../shared/versioned-table';
+import type { HistoryConfig } from '../../shared/core/config';
+import { readParkedRecord } from '../../shared/recording/failures';
+import { VersionedTable } from '../../shared/writing/versioned-table';
 import { chainProblems } from '../helpers/chain';
 import { createTestTables, eventually, readHistory, testClient, waitForHistory } from '../helpers/dynamo';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';

@@ -5,15 +5,15 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { TableSet } from '../../local/tables';
-import { HistoryReader } from '../../shared/audit';
-import type { HistoryConfig } from '../../shared/config';
-import { HistoryWriter } from '../../shared/history-writer';
-import { encodeVersion } from '../../shared/keys';
-import { Repairer } from '../../shared/repair';
-import { DAY_MS } from '../../shared/retention';
-import type { HistoryRecord } from '../../shared/types';
-import { Verifier } from '../../shared/verify';
-import { VersionedTable } from '../../shared/versioned-table';
+import type { HistoryConfig } from '../../shared/core/config';
+import { encodeVersion } from '../../shared/core/keys';
+import type { HistoryRecord } from '../../shared/core/types';
+import { Repairer } from '../../shared/integrity/repair';
+import { Verifier } from '../../shared/integrity/verify';
+import { HistoryReader } from '../../shared/reading/audit';
+import { HistoryWriter } from '../../shared/recording/history-writer';
+import { DAY_MS } from '../../shared/recording/retention';
+import { VersionedTable } from '../../shared/writing/versioned-table';
 import { runCli } from '../helpers/cli';
 import {
   createTestTables,

@@ -1,15 +1,15 @@
 import { GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { TableSet } from '../../local/tables';
-import type { HistoryConfig } from '../../shared/config';
+import type { HistoryConfig } from '../../shared/core/config';
 import {
   ItemNotFoundError,
   ValidationError,
   VersionConflictError,
   VersionNotFoundError,
-} from '../../shared/errors';
-import { RollbackService } from '../../shared/rollback';
-import { VersionedTable } from '../../shared/versioned-table';
+} from '../../shared/core/errors';
+import { RollbackService } from '../../shared/writing/rollback';
+import { VersionedTable } from '../../shared/writing/versioned-table';
 import { chainProblems } from '../helpers/chain';
 import { createTestTables, readHistory, testClient, waitForHistory } from '../helpers/dynamo';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';

@@ -1,11 +1,11 @@
 import { type AttributeValue, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { TableSet } from '../../local/tables';
-import { chainHashV1 } from '../../shared/chain-hash';
-import type { HistoryConfig } from '../../shared/config';
-import { CHAIN_MARKER, GENESIS_HASH } from '../../shared/constants';
-import type { AttributeMap } from '../../shared/types';
-import { type Finding, Verifier } from '../../shared/verify';
-import { VersionedTable } from '../../shared/versioned-table';
+import type { HistoryConfig } from '../../shared/core/config';
+import { CHAIN_MARKER, GENESIS_HASH } from '../../shared/core/constants';
+import type { AttributeMap } from '../../shared/core/types';
+import { type Finding, Verifier } from '../../shared/integrity/verify';
+import { chainHashV1 } from '../../shared/recording/chain-hash';
+import { VersionedTable } from '../../shared/writing/versioned-table';
 import { createTestTables, eventually, readHistory, testClient, waitForHistory } from '../helpers/dynamo';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';
 

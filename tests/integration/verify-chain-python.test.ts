@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import type { TableSet } from '../../local/tables';
-import type { HistoryConfig } from '../../shared/config';
-import type { AttributeMap } from '../../shared/types';
-import { toWireMap } from '../../shared/wire';
+import type { HistoryConfig } from '../../shared/core/config';
+import type { AttributeMap } from '../../shared/core/types';
+import { toWireMap } from '../../shared/core/wire';
 import { createTestTables, testClient, waitForHistory } from '../helpers/dynamo';
 import { startPipeline } from '../helpers/pipeline';
 

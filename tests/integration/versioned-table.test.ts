@@ -5,8 +5,8 @@ import {
   ItemNotFoundError,
   ValidationError,
   VersionConflictError,
-} from '../../shared/errors';
-import { retryOnConflict, VersionedTable } from '../../shared/versioned-table';
+} from '../../shared/core/errors';
+import { retryOnConflict, VersionedTable } from '../../shared/writing/versioned-table';
 import { createTestTables, testClient } from '../helpers/dynamo';
 
 const client = testClient();

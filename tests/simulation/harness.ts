@@ -9,17 +9,17 @@ import {
   UpdateTableCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { LambdaStreamEvent } from '../../local/event-source-mapping';
-import { backfill } from '../../shared/backfill';
-import { canonicalItemJson } from '../../shared/canonical';
-import type { HistoryConfig } from '../../shared/config';
-import { TTL_PRINCIPAL } from '../../shared/constants';
-import { HistoryError } from '../../shared/errors';
-import { Repairer } from '../../shared/repair';
-import { RollbackService } from '../../shared/rollback';
-import type { AttributeMap, HistoryRecord } from '../../shared/types';
-import { Verifier } from '../../shared/verify';
-import { VersionedTable } from '../../shared/versioned-table';
-import { fromWireMap } from '../../shared/wire';
+import { canonicalItemJson } from '../../shared/core/canonical';
+import type { HistoryConfig } from '../../shared/core/config';
+import { TTL_PRINCIPAL } from '../../shared/core/constants';
+import { HistoryError } from '../../shared/core/errors';
+import type { AttributeMap, HistoryRecord } from '../../shared/core/types';
+import { fromWireMap } from '../../shared/core/wire';
+import { backfill } from '../../shared/integrity/backfill';
+import { Repairer } from '../../shared/integrity/repair';
+import { Verifier } from '../../shared/integrity/verify';
+import { RollbackService } from '../../shared/writing/rollback';
+import { VersionedTable } from '../../shared/writing/versioned-table';
 import { createTestTables, eventually, readHistory, testClient } from '../helpers/dynamo';
 import { injectFault } from '../helpers/faults';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';

@@ -1,5 +1,5 @@
-import { canonicalItemJson } from '../../shared/canonical';
-import type { AttributeMap, Operation, Source } from '../../shared/types';
+import { canonicalItemJson } from '../../shared/core/canonical';
+import type { AttributeMap, Operation, Source } from '../../shared/core/types';
 
 /**
  * The reference model of the simulation: from what really happened to the

@@ -45,6 +45,7 @@ describe('simulation against the reference model', () => {
       const result = await runSeed(seed);
       totals.records += result.records;
       totals.tampered += result.tampered;
+      for (const [k, v] of Object.entries(result.coverage)) coverage[k] = (coverage[k] ?? 0) + v;
       if (result.problems.length > 0) {
         throw new Error(
           `seed ${seed} failed (replay: npm run soak -- --seeds 1 --from ${seed})\n${result.problems.join('\n')}\noperations:\n  ${result.operations.join('\n  ')}`,

@@ -22,12 +22,14 @@ async function main(): Promise<number> {
   const failed: number[] = [];
   let records = 0;
   let tampered = 0;
+  const coverage: Record<string, number> = {};
   const started = Date.now();
   try {
     for (let seed = from; seed < from + count; seed++) {
       const result = await runSeed(seed);
       records += result.records;
       tampered += result.tampered;
+      for (const [k, v] of Object.entries(result.coverage)) coverage[k] = (coverage[k] ?? 0) + v;
       if (result.problems.length > 0) {
         failed.push(seed);
         process.stdout.write(
@@ -43,7 +45,8 @@ async function main(): Promise<number> {
   const seconds = Math.round((Date.now() - started) / 1000);
   process.stdout.write(
     `${count} seeds from ${from}: ${count - failed.length} passed, ${failed.length} failed` +
-      `${failed.length ? ` (${failed.join(', ')})` : ''}; ${records} records checked, ${tampered} tamperings; ${seconds} s\n`,
+      `${failed.length ? ` (${failed.join(', ')})` : ''}; ${records} records checked, ${tampered} tamperings; ${seconds} s\n` +
+      `exercised ${JSON.stringify(coverage)}\n`,
   );
   return failed.length > 0 ? 1 : 0;
 }

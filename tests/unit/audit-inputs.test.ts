@@ -1,6 +1,6 @@
-import { checkVersionNumber, parseInstant } from '../../shared/audit';
-import { ValidationError } from '../../shared/errors';
-import { MAX_PAYLOAD_BYTES, parseRollbackRequest } from '../../shared/rollback';
+import { ValidationError } from '../../shared/core/errors';
+import { checkVersionNumber, parseInstant } from '../../shared/reading/audit';
+import { MAX_PAYLOAD_BYTES, parseRollbackRequest } from '../../shared/writing/rollback';
 
 describe('instants', () => {
   it.each([

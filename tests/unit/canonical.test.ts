@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { canonicalItemJson } from '../../shared/canonical';
-import { changedAttributes } from '../../shared/compare';
-import { itemSize } from '../../shared/item-size';
-import { chainHashV1 as chainHash, itemHash } from '../../shared/chain-hash';
-import { GENESIS_HASH } from '../../shared/constants';
+import { canonicalItemJson } from '../../shared/core/canonical';
+import { changedAttributes } from '../../shared/core/compare';
+import { GENESIS_HASH } from '../../shared/core/constants';
+import { itemSize } from '../../shared/core/item-size';
+import { chainHashV1 as chainHash, itemHash } from '../../shared/recording/chain-hash';
 
 describe('canonical JSON', () => {
   it('sorts keys at every depth and keeps DynamoDB numbers as strings', () => {

@@ -1,5 +1,5 @@
-import { loadConfig, parseKeyAttributes } from '../../shared/config';
-import { ConfigurationError } from '../../shared/errors';
+import { loadConfig, parseKeyAttributes } from '../../shared/core/config';
+import { ConfigurationError } from '../../shared/core/errors';
 
 describe('configuration', () => {
   it('defaults to the local dev tables and an `id` string key', () => {

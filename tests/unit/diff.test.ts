@@ -1,5 +1,5 @@
-import { diffImages } from '../../shared/diff';
-import type { AttributeMap } from '../../shared/types';
+import type { AttributeMap } from '../../shared/core/types';
+import { diffImages } from '../../shared/reading/diff';
 
 describe('diffImages', () => {
   it('names added, removed and changed attributes with nested paths and values', () => {

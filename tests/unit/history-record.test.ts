@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { itemHash } from '../../shared/chain-hash';
-import { loadConfig } from '../../shared/config';
-import { GENESIS_HASH, HISTORY_ITEM_BUDGET_BYTES } from '../../shared/constants';
-import { ImageTooLargeError } from '../../shared/errors';
+import { loadConfig } from '../../shared/core/config';
+import { GENESIS_HASH, HISTORY_ITEM_BUDGET_BYTES } from '../../shared/core/constants';
+import { ImageTooLargeError } from '../../shared/core/errors';
+import { itemHash } from '../../shared/recording/chain-hash';
 import {
   buildHistoryRecord,
   type ChainHead,
   fromHistoryItem,
   toHistoryItem,
-} from '../../shared/history-record';
-import { parseStreamRecord } from '../../shared/stream-record';
+} from '../../shared/recording/history-record';
+import { parseStreamRecord } from '../../shared/recording/stream-record';
 import { N, type RecordSpec, S, streamRecord } from '../helpers/stream-records';
 
 const config = loadConfig({});

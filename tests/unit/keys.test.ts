@@ -1,13 +1,13 @@
 import fc from 'fast-check';
-import { ItemKeyTooLongError, ValidationError } from '../../shared/errors';
+import { ItemKeyTooLongError, ValidationError } from '../../shared/core/errors';
 import {
   canonicalNumber,
   decodeItemKey,
   decodeVersion,
   encodeItemKey,
   encodeVersion,
-} from '../../shared/keys';
-import type { AttributeMap, KeySchema } from '../../shared/types';
+} from '../../shared/core/keys';
+import type { AttributeMap, KeySchema } from '../../shared/core/types';
 
 const byteCompare = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 const version = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });

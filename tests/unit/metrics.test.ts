@@ -1,4 +1,4 @@
-import { emfLine, METRICS_NAMESPACE } from '../../shared/metrics';
+import { emfLine, METRICS_NAMESPACE } from '../../shared/aws/metrics';
 
 describe('embedded metric format', () => {
   it('declares every metric as a count under the namespace, with the dimensions at the root', () => {

@@ -1,11 +1,11 @@
-import { loadConfig, parseRetention } from '../../shared/config';
-import { GENESIS_HASH } from '../../shared/constants';
-import { ConfigurationError } from '../../shared/errors';
-import { sealRecord, timeKeyOf } from '../../shared/history-record';
-import { encodeVersion } from '../../shared/keys';
-import { DAY_MS, windowExits } from '../../shared/retention';
-import type { HistoryRecord, RetentionPolicy } from '../../shared/types';
-import { checkChain } from '../../shared/verify';
+import { loadConfig, parseRetention } from '../../shared/core/config';
+import { GENESIS_HASH } from '../../shared/core/constants';
+import { ConfigurationError } from '../../shared/core/errors';
+import { encodeVersion } from '../../shared/core/keys';
+import type { HistoryRecord, RetentionPolicy } from '../../shared/core/types';
+import { checkChain } from '../../shared/integrity/verify';
+import { sealRecord, timeKeyOf } from '../../shared/recording/history-record';
+import { DAY_MS, windowExits } from '../../shared/recording/retention';
 
 describe('retention configuration', () => {
   it('is off unless a variable sets it', () => {

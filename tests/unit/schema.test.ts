@@ -1,6 +1,5 @@
-import { loadConfig } from '../../shared/config';
-import { ValidationError } from '../../shared/errors';
-import { parseRollbackRequest } from '../../shared/rollback';
+import { loadConfig } from '../../shared/core/config';
+import { ValidationError } from '../../shared/core/errors';
 import {
   boolean,
   number,
@@ -11,8 +10,9 @@ import {
   SchemaError,
   string,
   unknown,
-} from '../../shared/schema';
-import { VersionedCommands } from '../../shared/versioned-table';
+} from '../../shared/core/schema';
+import { parseRollbackRequest } from '../../shared/writing/rollback';
+import { VersionedCommands } from '../../shared/writing/versioned-table';
 
 const payload = object(
   {

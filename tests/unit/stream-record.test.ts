@@ -1,6 +1,6 @@
-import { loadConfig } from '../../shared/config';
-import { MalformedRecordError } from '../../shared/errors';
-import { compareSequenceNumbers, parseStreamRecord } from '../../shared/stream-record';
+import { loadConfig } from '../../shared/core/config';
+import { MalformedRecordError } from '../../shared/core/errors';
+import { compareSequenceNumbers, parseStreamRecord } from '../../shared/recording/stream-record';
 import { N, S, streamRecord } from '../helpers/stream-records';
 
 const schema = loadConfig({}).keySchema;

@@ -1,6 +1,6 @@
-import { loadConfig } from '../../shared/config';
-import { ValidationError } from '../../shared/errors';
-import { VersionedCommands } from '../../shared/versioned-table';
+import { loadConfig } from '../../shared/core/config';
+import { ValidationError } from '../../shared/core/errors';
+import { VersionedCommands } from '../../shared/writing/versioned-table';
 
 const config = loadConfig({});
 const commands = new VersionedCommands('latest', config.keySchema, config.attributes);

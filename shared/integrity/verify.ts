@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import { type DynamoDBClient, GetItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { canonicalItemJson } from './canonical';
-import { itemHash } from './chain-hash';
-import { mapLimit } from './concurrency';
-import type { HistoryConfig } from './config';
-import { GENESIS_HASH } from './constants';
-import { isRecordItem } from './history-put';
-import { contentHashOf, fromHistoryItem, timeKeyOf } from './history-record';
-import { decodeItemKey, encodeItemKey, keyOf } from './keys';
-import { expiryPlausible, mayHaveExpired, policiesOf } from './retention';
-import type { AttributeMap, HistoryRecord } from './types';
+import { canonicalItemJson } from '../core/canonical';
+import { mapLimit } from '../core/concurrency';
+import type { HistoryConfig } from '../core/config';
+import { GENESIS_HASH } from '../core/constants';
+import { decodeItemKey, encodeItemKey, keyOf } from '../core/keys';
+import type { AttributeMap, HistoryRecord } from '../core/types';
+import { itemHash } from '../recording/chain-hash';
+import { isRecordItem } from '../recording/history-put';
+import { contentHashOf, fromHistoryItem, timeKeyOf } from '../recording/history-record';
+import { expiryPlausible, mayHaveExpired, policiesOf } from '../recording/retention';
 
 export type FindingKind =
   | 'hash.mismatch'

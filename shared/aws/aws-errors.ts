@@ -1,4 +1,4 @@
-import type { AttributeMap } from './types';
+import type { AttributeMap } from '../core/types';
 
 /** Reads an AWS SDK error's name without trusting its shape. */
 export function awsErrorName(error: unknown): string | undefined {

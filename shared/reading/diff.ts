@@ -1,8 +1,8 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { getOwn } from './attribute-names';
-import { canonicalJson, canonicalValue } from './canonical';
+import { getOwn } from '../core/attribute-names';
+import { canonicalJson, canonicalValue } from '../core/canonical';
+import type { AttributeMap } from '../core/types';
 import { type Json, valueToJson } from './json-values';
-import type { AttributeMap } from './types';
 
 export interface DiffEntry {
   /** `status`, `address.city`, `items[2].qty`; names that are not plain identifiers are quoted: `["a.b"]`. */

@@ -1,9 +1,9 @@
-import { TTL_PRINCIPAL } from './constants';
-import { ItemKeyTooLongError, MalformedRecordError } from './errors';
-import { encodeItemKey } from './keys';
-import { type Infer, number, object, oneOf, optional, record, string, unknown } from './schema';
-import type { AttributeMap, KeySchema, Operation } from './types';
-import { fromWireMap, WireFormatError } from './wire';
+import { TTL_PRINCIPAL } from '../core/constants';
+import { ItemKeyTooLongError, MalformedRecordError } from '../core/errors';
+import { encodeItemKey } from '../core/keys';
+import { type Infer, number, object, oneOf, optional, record, string, unknown } from '../core/schema';
+import type { AttributeMap, KeySchema, Operation } from '../core/types';
+import { fromWireMap, WireFormatError } from '../core/wire';
 
 /** A DynamoDB stream record as Lambda receives it, checked and decoded. */
 export interface StreamChange {

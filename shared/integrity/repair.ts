@@ -4,12 +4,15 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { canonicalItemJson } from './canonical';
-import { mapLimit, sleep } from './concurrency';
-import type { HistoryConfig } from './config';
-import { HistoryError } from './errors';
-import { readParkedRecord } from './failures';
-import { putHistoryItem } from './history-put';
+import { ServerClock } from '../aws/server-clock';
+import { canonicalItemJson } from '../core/canonical';
+import { mapLimit, sleep } from '../core/concurrency';
+import type { HistoryConfig } from '../core/config';
+import { HistoryError } from '../core/errors';
+import { decodeItemKey } from '../core/keys';
+import type { AttributeMap } from '../core/types';
+import { readParkedRecord } from '../recording/failures';
+import { putHistoryItem } from '../recording/history-put';
 import {
   buildRecord,
   type ChainHead,
@@ -17,12 +20,9 @@ import {
   historyImage,
   snapshotChange,
   toHistoryItem,
-} from './history-record';
-import { HistoryWriter, readChainHead } from './history-writer';
-import { decodeItemKey } from './keys';
-import { applyExits, windowExits } from './retention';
-import { ServerClock } from './server-clock';
-import type { AttributeMap } from './types';
+} from '../recording/history-record';
+import { HistoryWriter, readChainHead } from '../recording/history-writer';
+import { applyExits, windowExits } from '../recording/retention';
 import { type Finding, Verifier } from './verify';
 
 export interface RepairAction {

@@ -5,14 +5,14 @@ import {
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import type { HistoryConfig } from './config';
-import { BY_TIME_INDEX } from './constants';
+import type { HistoryConfig } from '../core/config';
+import { BY_TIME_INDEX } from '../core/constants';
+import { ItemNotFoundError, ValidationError, VersionNotFoundError } from '../core/errors';
+import { decodeItemKey, decodeVersion, encodeVersion } from '../core/keys';
+import type { HistoryRecord, RetentionPolicy } from '../core/types';
+import { fromHistoryItem } from '../recording/history-record';
 import { diffImages, type ImageDiff } from './diff';
-import { ItemNotFoundError, ValidationError, VersionNotFoundError } from './errors';
-import { fromHistoryItem } from './history-record';
 import { imageToJson, type Json } from './json-values';
-import { decodeItemKey, decodeVersion, encodeVersion } from './keys';
-import type { HistoryRecord, RetentionPolicy } from './types';
 
 export type Order = 'asc' | 'desc';
 

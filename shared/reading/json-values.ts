@@ -1,6 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { setOwn } from './attribute-names';
-import type { AttributeMap } from './types';
+import { setOwn } from '../core/attribute-names';
+import type { AttributeMap } from '../core/types';
 
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
-import { type Canonical, canonicalJson, canonicalMap } from './canonical';
-import type { AttributeMap, RetentionPolicy } from './types';
+import { type Canonical, canonicalJson, canonicalMap } from '../core/canonical';
+import type { AttributeMap, RetentionPolicy } from '../core/types';
 
 /**
  * The hash formats of the tamper-evident chain. Every record states its format

@@ -4,17 +4,19 @@ import {
   GetItemCommand,
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
-import { awsErrorName, isAwsValidation } from './aws-errors';
-import { mapLimit } from './concurrency';
-import type { HistoryConfig } from './config';
-import { GENESIS_HASH } from './constants';
+import { awsErrorName, isAwsValidation } from '../aws/aws-errors';
+import { mapLimit } from '../core/concurrency';
+import type { HistoryConfig } from '../core/config';
+import { GENESIS_HASH } from '../core/constants';
 import {
   type HistoryError,
   HistoryFullError,
   IntegrityError,
   isPermanent,
   MalformedRecordError,
-} from './errors';
+} from '../core/errors';
+import type { Logger } from '../core/logger';
+import { silentLogger } from '../core/logger';
 import { parkFailure } from './failures';
 import { isRecordItem, type PutOutcome, putHistoryItem } from './history-put';
 import {
@@ -25,8 +27,6 @@ import {
   headOf,
   toHistoryItem,
 } from './history-record';
-import type { Logger } from './logger';
-import { silentLogger } from './logger';
 import { applyExits, windowExits } from './retention';
 import {
   compareSequenceNumbers,
@@ -200,7 +200,7 @@ const WINDOW_MARGIN = 2;
 
 /**
  * Copies a batch of DynamoDB stream records into the history table, exactly
- * once and in order per item (DESIGN sections 3 and 5).
+ * once and in order per item (README, "Version rules" and "Failures").
  *
  * Returns a partial batch response: the sequence numbers of records to retry.
  * Permanent failures are parked in the failures table and not retried.

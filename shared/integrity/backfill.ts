@@ -1,11 +1,11 @@
 import { DescribeTableCommand, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { mapLimit, sleep } from './concurrency';
-import type { HistoryConfig } from './config';
-import { putHistoryItem } from './history-put';
-import { buildRecord, snapshotChange, toHistoryItem } from './history-record';
-import { encodeItemKey, keyOf } from './keys';
-import { ServerClock } from './server-clock';
-import type { AttributeMap, HistoryRecord } from './types';
+import { ServerClock } from '../aws/server-clock';
+import { mapLimit, sleep } from '../core/concurrency';
+import type { HistoryConfig } from '../core/config';
+import { encodeItemKey, keyOf } from '../core/keys';
+import type { AttributeMap, HistoryRecord } from '../core/types';
+import { putHistoryItem } from '../recording/history-put';
+import { buildRecord, snapshotChange, toHistoryItem } from '../recording/history-record';
 
 /** Where each scan segment stands; saved after every page so a restart resumes. */
 export interface BackfillCheckpoint {

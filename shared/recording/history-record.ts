@@ -1,16 +1,16 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { canonicalItemJson } from './canonical';
-import { changedAttributes, sameValue } from './compare';
-import { itemSize } from './item-size';
+import { canonicalItemJson } from '../core/canonical';
+import { changedAttributes, sameValue } from '../core/compare';
+import type { HistoryConfig } from '../core/config';
+import { EXPIRES_AT, GENESIS_HASH, HISTORY_ITEM_BUDGET_BYTES } from '../core/constants';
+import { ImageTooLargeError, IntegrityError } from '../core/errors';
+import { itemSize } from '../core/item-size';
+import { decodeVersion, encodeVersion } from '../core/keys';
+import type { AttributeMap, HistoryRecord, Operation, Source } from '../core/types';
+import { fromWireMap } from '../core/wire';
 import { chainHashV1, HASH_FORMAT, itemHash } from './chain-hash';
-import type { HistoryConfig } from './config';
-import { EXPIRES_AT, GENESIS_HASH, HISTORY_ITEM_BUDGET_BYTES } from './constants';
-import { ImageTooLargeError, IntegrityError } from './errors';
-import { decodeVersion, encodeVersion } from './keys';
 import type { StreamChange } from './stream-record';
-import type { AttributeMap, HistoryRecord, Operation, Source } from './types';
-import { fromWireMap } from './wire';
 
 /** What the builder needs to know of an item's newest history record. */
 export interface ChainHead {

@@ -1,9 +1,9 @@
 import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { isConditionalCheckFailed } from './aws-errors';
-import { mapLimit } from './concurrency';
-import { EXPIRES_AT } from './constants';
-import { encodeVersion } from './keys';
-import type { HistoryRecord, RetentionPolicy } from './types';
+import { isConditionalCheckFailed } from '../aws/aws-errors';
+import { mapLimit } from '../core/concurrency';
+import { EXPIRES_AT } from '../core/constants';
+import { encodeVersion } from '../core/keys';
+import type { HistoryRecord, RetentionPolicy } from '../core/types';
 
 export const DAY_MS = 86_400_000;
 

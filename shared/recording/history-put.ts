@@ -1,7 +1,7 @@
 import { type DynamoDBClient, PutItemCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
-import { awsErrorName, conditionFailureItem, isConditionalCheckFailed } from './aws-errors';
-import { CHAIN_MARKER } from './constants';
-import type { AttributeMap } from './types';
+import { awsErrorName, conditionFailureItem, isConditionalCheckFailed } from '../aws/aws-errors';
+import { CHAIN_MARKER } from '../core/constants';
+import type { AttributeMap } from '../core/types';
 
 export type PutOutcome =
   | { ok: true }

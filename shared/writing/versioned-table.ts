@@ -11,15 +11,15 @@ import {
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, type NativeAttributeValue, unmarshall } from '@aws-sdk/util-dynamodb';
-import { conditionFailureItem, isAwsValidation, isConditionalCheckFailed } from './aws-errors';
-import { itemSize } from './item-size';
-import { sleep } from './concurrency';
-import type { ManagedAttributes } from './config';
-import { DYNAMODB_ITEM_LIMIT_BYTES } from './constants';
-import { ItemExistsError, ItemNotFoundError, ValidationError, VersionConflictError } from './errors';
+import { conditionFailureItem, isAwsValidation, isConditionalCheckFailed } from '../aws/aws-errors';
+import { sleep } from '../core/concurrency';
+import type { ManagedAttributes } from '../core/config';
+import { DYNAMODB_ITEM_LIMIT_BYTES } from '../core/constants';
+import { ItemExistsError, ItemNotFoundError, ValidationError, VersionConflictError } from '../core/errors';
+import { itemSize } from '../core/item-size';
+import { encodeItemKey, keyOf } from '../core/keys';
+import type { AttributeMap, KeySchema } from '../core/types';
 import { ExpressionBuilder } from './expressions';
-import { encodeItemKey, keyOf } from './keys';
-import type { AttributeMap, KeySchema } from './types';
 
 export type Item = Record<string, NativeAttributeValue>;
 

@@ -1,4 +1,4 @@
-import { fromWireMap } from './wire';
+import { fromWireMap } from '../core/wire';
 
 const PROTO = Buffer.from('"__proto__"');
 

@@ -1,7 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { HistoryError, IntegrityError } from './errors';
-import type { AttributeMap } from './types';
+import { HistoryError, IntegrityError } from '../core/errors';
+import type { AttributeMap } from '../core/types';
 
 /** Bytes of compressed record per failures-table item; well under the 400 KB item limit. */
 const CHUNK_BYTES = 350 * 1024;

@@ -1,8 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { HistoryReader } from './audit';
-import type { HistoryConfig } from './config';
-import { ItemNotFoundError, ValidationError, VersionConflictError } from './errors';
-import { imageToJson, type Json } from './json-values';
+import type { HistoryConfig } from '../core/config';
+import { ItemNotFoundError, ValidationError, VersionConflictError } from '../core/errors';
 import {
   boolean,
   type Infer,
@@ -13,8 +11,10 @@ import {
   SchemaError,
   string,
   unknown,
-} from './schema';
-import type { AttributeMap } from './types';
+} from '../core/schema';
+import type { AttributeMap } from '../core/types';
+import { HistoryReader } from '../reading/audit';
+import { imageToJson, type Json } from '../reading/json-values';
 import { type Item, VersionedTable } from './versioned-table';
 
 /** The largest rollback payload accepted, in bytes of JSON. */
@@ -35,7 +35,7 @@ const rollbackPayload = object(
 
 export type RollbackRequest = Infer<typeof rollbackPayload>;
 
-/** The rollback contract's response (DESIGN section 7). */
+/** The rollback contract's response (README, "Rollback"). */
 export interface RollbackResult {
   key: Item;
   restoredVersion: number;
