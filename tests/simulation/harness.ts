@@ -130,6 +130,17 @@ export async function runSeed(seed: number): Promise<SimulationResult> {
     return result;
   };
 
+  /** A backfill, with the state of every item it could read, for the model. */
+  const runBackfill = async (segments: number) => {
+    operations.push('backfill');
+    const states = await Promise.all(ITEMS.map(async (item) => [item, await current(item)] as const));
+    await backfill(client, config, { segments });
+    for (const [item, state] of states) {
+      const list = changes.get(item) ?? [];
+      if (state) backfills.get(item)?.push({ afterChange: list.length - 1, state });
+    }
+  };
+
   let pipeline: Pipeline | undefined;
   const resume = async () => {
     const checkpoint = pipeline?.checkpoint;
@@ -249,13 +260,7 @@ export async function runSeed(seed: number): Promise<SimulationResult> {
           }
           running = !running;
         } else if (roll < 0.92) {
-          operations.push('backfill');
-          const states = await Promise.all(ITEMS.map(async (item) => [item, await current(item)] as const));
-          await backfill(client, config, { segments: 1 + rng.int(2) });
-          for (const [item, state] of states) {
-            const list = changes.get(item) ?? [];
-            if (state) backfills.get(item)?.push({ afterChange: list.length - 1, state });
-          }
+          await runBackfill(1 + rng.int(2));
         } else {
           operations.push(`${id}: repair (without --force)`);
           const before = await readHistory(client, tables.history, id);
@@ -276,6 +281,9 @@ export async function runSeed(seed: number): Promise<SimulationResult> {
     }
 
     if (!running) await resume();
+    // Adoption ends with a backfill, as an operator's would: an item no one wrote since it predates
+    // the stream has history from here on (verify says `latest.noHistory` until then).
+    await runBackfill(1);
     // Caught up: every item's newest record holds its current state, and stays so.
     const verifier = new Verifier({ client, config });
     await eventually(

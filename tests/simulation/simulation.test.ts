@@ -15,6 +15,9 @@ const REGRESSIONS: Record<string, number> = {
   // A change a backfill snapshot covered was redelivered after history had moved past the snapshot:
   // it was recorded again, at the end (the snapshot no longer at the head to recognise it).
   'a covered change, redelivered after the chain moved on, is not recorded again': 52,
+  // The model took `latest.noHistory` for a false alarm: an item that predates the stream and that no
+  // one wrote or backfilled has no history yet. Each run now ends with a backfill, as adoption does.
+  'an item from before the stream, never written, has history after the final backfill': 167,
 };
 
 describe('simulation against the reference model', () => {
