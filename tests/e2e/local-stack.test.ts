@@ -8,6 +8,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { preserveProtoAttributes } from '../../shared/aws/sdk-proto-fix';
 import type { HistoryRecord } from '../../shared/core/types';
 import { chainProblems } from '../helpers/chain';
 import { runCli } from '../helpers/cli';
@@ -89,6 +90,29 @@ describe('npm start stack (DynamoDB Local + serverless-offline + local event sou
     ]);
     expect(records[1]?.image?.status).toEqual({ S: 'paid' });
     expect(chainProblems(records)).toEqual([]);
+  });
+
+  it('records attributes named __proto__ and constructor, and the shard keeps flowing after them (#12)', async () => {
+    // As boto3 sends them: JSON names, nothing special.
+    const odd = JSON.parse(
+      '{"id":{"S":"proto-1"},"version":{"N":"1"},"__proto__":{"S":"kept"},"constructor":{"S":"c"}}',
+    );
+    await dynamo.send(new PutItemCommand({ TableName: LATEST, Item: odd }));
+    await dynamo.send(
+      new PutItemCommand({ TableName: LATEST, Item: { id: { S: 'after-proto' }, version: { N: '1' } } }),
+    );
+    await waitFor(dynamo, 'after-proto', 1);
+    // Read back with the project's client, which works around the SDK's loss of a top-level `__proto__`.
+    const reader = preserveProtoAttributes(
+      new DynamoDBClient({ endpoint: stack.dynamoEndpoint, region: 'eu-west-1', credentials }),
+    );
+    try {
+      const [record] = await history(reader, 'proto-1');
+      expect(Object.keys(record?.image ?? {}).sort()).toEqual(['__proto__', 'constructor', 'id', 'version']);
+      expect(Object.getOwnPropertyDescriptor(record?.image ?? {}, '__proto__')?.value).toEqual({ S: 'kept' });
+    } finally {
+      reader.destroy();
+    }
   });
 
   it('answers a direct invoke of writeHistory on the Lambda port, skipping duplicates and parking malformed records', async () => {
