@@ -13,6 +13,7 @@ import { HistoryReader } from '../../shared/reading/audit';
 import { RollbackService } from '../../shared/writing/rollback';
 import { VersionedTable } from '../../shared/writing/versioned-table';
 import { createTestTables, eventually, readHistory, testClient, waitForHistory } from '../helpers/dynamo';
+import { injectFault } from '../helpers/faults';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';
 
 /**
@@ -507,6 +508,37 @@ describe('edges: one numbering after a re-create (#18)', () => {
       expect(records.every((r) => r.declaredVersion === undefined)).toBe(true);
     } finally {
       await pipeline.stop();
+    }
+  });
+});
+
+describe('edges: an item whose history reached the 10 GB item-collection limit', () => {
+  it('parks its change as history.itemCollectionFull instead of retrying it forever', async () => {
+    const { tables, config } = await createTestTables(client);
+    const full = testClient();
+    // What DynamoDB answers when an item collection of a table with an LSI reaches 10 GB.
+    injectFault(
+      full,
+      (command, input) =>
+        (command === 'PutItemCommand' && input.TableName === tables.history) ||
+        command === 'TransactWriteItemsCommand',
+      () =>
+        Object.assign(new Error('Item collection size limit exceeded (injected)'), {
+          name: 'ItemCollectionSizeLimitExceededException',
+        }),
+    );
+    const pipeline = await startPipeline(client, config, { writerClient: full });
+    try {
+      await client.send(new PutItemCommand({ TableName: tables.latest, Item: { id: { S: 'huge' } } }));
+      const parked = await eventually(async () => {
+        const items = (await client.send(new ScanCommand({ TableName: tables.failures }))).Items ?? [];
+        return items.length > 0 ? items : undefined;
+      });
+      expect(parked.map((i) => i.errorCode?.S)).toEqual(['history.itemCollectionFull']);
+      expect(pipeline.onFailure).toEqual([]);
+    } finally {
+      await pipeline.stop();
+      full.destroy();
     }
   });
 });
