@@ -7,7 +7,7 @@ import { GENESIS_HASH } from '../core/constants';
 import { decodeItemKey, encodeItemKey, keyOf } from '../core/keys';
 import type { AttributeMap, HistoryRecord } from '../core/types';
 import { itemHash } from '../recording/chain-hash';
-import { isRecordItem } from '../recording/history-put';
+import { isRecordItem, itemPartition } from '../recording/history-put';
 import { contentHashOf, fromHistoryItem, timeKeyOf } from '../recording/history-record';
 import { expiryPlausible, mayHaveExpired, policiesOf } from '../recording/retention';
 
@@ -290,14 +290,7 @@ export async function readItemChain(
   let start: AttributeMap | undefined;
   do {
     const out = await client.send(
-      new QueryCommand({
-        TableName: historyTable,
-        KeyConditionExpression: '#k = :k',
-        ExpressionAttributeNames: { '#k': 'itemKey' },
-        ExpressionAttributeValues: { ':k': { S: itemKey } },
-        ExclusiveStartKey: start,
-        ConsistentRead: true,
-      }),
+      new QueryCommand({ ...itemPartition(historyTable, itemKey), ExclusiveStartKey: start }),
     );
     for (const item of out.Items ?? []) {
       if (!isRecordItem(item)) marker = item;

@@ -1,4 +1,9 @@
-import { type DynamoDBClient, PutItemCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBClient,
+  PutItemCommand,
+  type QueryCommandInput,
+  TransactWriteItemsCommand,
+} from '@aws-sdk/client-dynamodb';
 import { awsErrorName, conditionFailureItem, isConditionalCheckFailed } from '../aws/aws-errors';
 import { CHAIN_MARKER } from '../core/constants';
 import type { AttributeMap } from '../core/types';
@@ -102,6 +107,24 @@ export function chainMarker(genesis: AttributeMap): AttributeMap {
     marker.genesisHash = genesis.hash as AttributeMap[string];
   }
   return marker;
+}
+
+/**
+ * The Query of one item's history partition, strongly consistent: every reader
+ * of a chain starts from it (newest first, paged, or projected as it needs).
+ */
+export function itemPartition(
+  historyTable: string,
+  itemKey: string,
+  names: Record<string, string> = {},
+): QueryCommandInput & { ExpressionAttributeNames: Record<string, string> } {
+  return {
+    TableName: historyTable,
+    KeyConditionExpression: '#k = :k',
+    ExpressionAttributeNames: { '#k': 'itemKey', ...names },
+    ExpressionAttributeValues: { ':k': { S: itemKey } },
+    ConsistentRead: true,
+  };
 }
 
 /** History items that are records (not the chain marker). */

@@ -18,7 +18,7 @@ import {
 import type { Logger } from '../core/logger';
 import { silentLogger } from '../core/logger';
 import { parkFailure } from './failures';
-import { isRecordItem, type PutOutcome, putHistoryItem } from './history-put';
+import { isRecordItem, itemPartition, type PutOutcome, putHistoryItem } from './history-put';
 import {
   buildHistoryRecord,
   type ChainHead,
@@ -96,13 +96,9 @@ export async function readRecentHistory(
 ): Promise<RecentHistory> {
   const out = await client.send(
     new QueryCommand({
-      TableName: historyTable,
-      KeyConditionExpression: '#k = :k',
-      ExpressionAttributeNames: { '#k': 'itemKey' },
-      ExpressionAttributeValues: { ':k': { S: itemKey } },
+      ...itemPartition(historyTable, itemKey),
       ScanIndexForward: false,
       Limit: Math.min(window, MAX_WINDOW),
-      ConsistentRead: true,
     }),
   );
   const records = (out.Items ?? []).filter(isRecordItem).map(fromHistoryItem);
@@ -147,19 +143,14 @@ export async function findEvent(
   do {
     const out = await client.send(
       new QueryCommand({
-        TableName: historyTable,
-        KeyConditionExpression: '#k = :k',
-        ProjectionExpression: '#v, #e, #p, #s',
-        ExpressionAttributeNames: {
-          '#k': 'itemKey',
+        ...itemPartition(historyTable, itemKey, {
           '#v': 'version',
           '#e': 'eventId',
           '#p': 'prevHash',
           '#s': 'source',
-        },
-        ExpressionAttributeValues: { ':k': { S: itemKey } },
+        }),
+        ProjectionExpression: '#v, #e, #p, #s',
         ExclusiveStartKey: start,
-        ConsistentRead: true,
       }),
     );
     for (const item of out.Items ?? []) {

@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeTableCommand,
+  DynamoDBClient,
+  type DynamoDBClientConfig,
+  QueryCommand,
+  UpdateTableCommand,
+} from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { ensureTables, type TableSet } from '../../local/tables';
 import { preserveProtoAttributes } from '../../shared/aws/sdk-proto-fix';
 import { type HistoryConfig, loadConfig, parseRetention } from '../../shared/core/config';
-import type { HistoryRecord } from '../../shared/core/types';
+import type { AttributeMap, HistoryRecord } from '../../shared/core/types';
 import { readItemHistory } from '../../shared/integrity/verify';
 
 /** Connected tests refuse to run without the DynamoDB Local the global setup starts. */
@@ -89,4 +95,39 @@ export function waitForHistory(
     timeoutMs,
     `${count} versions of ${itemKey}`,
   );
+}
+
+/** Turns a table's stream on (NEW_AND_OLD_IMAGES) or off, and waits until DynamoDB Local reports it so. */
+export async function setStream(client: DynamoDBClient, table: string, enabled: boolean): Promise<void> {
+  await client.send(
+    new UpdateTableCommand({
+      TableName: table,
+      StreamSpecification: enabled
+        ? { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' }
+        : { StreamEnabled: false },
+    }),
+  );
+  await eventually(async () => {
+    const t = (await client.send(new DescribeTableCommand({ TableName: table }))).Table;
+    return (t?.StreamSpecification?.StreamEnabled ?? false) === enabled && (!enabled || t?.LatestStreamArn)
+      ? true
+      : undefined;
+  });
+}
+
+/** Every stored item of an item's history partition, as stored: records and the chain marker. */
+export async function readPartition(
+  client: DynamoDBClient,
+  table: string,
+  itemKey: string,
+): Promise<AttributeMap[]> {
+  const out = await client.send(
+    new QueryCommand({
+      TableName: table,
+      KeyConditionExpression: 'itemKey = :k',
+      ExpressionAttributeValues: { ':k': { S: itemKey } },
+      ConsistentRead: true,
+    }),
+  );
+  return out.Items ?? [];
 }

@@ -1,12 +1,10 @@
 import {
   BatchWriteItemCommand,
   DeleteItemCommand,
-  DescribeTableCommand,
   GetItemCommand,
   PutItemCommand,
   ScanCommand,
   UpdateItemCommand,
-  UpdateTableCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { TableSet } from '../../local/tables';
 import { mapLimit } from '../../shared/core/concurrency';
@@ -20,30 +18,12 @@ import { putHistoryItem } from '../../shared/recording/history-put';
 import { toHistoryItem } from '../../shared/recording/history-record';
 import { HistoryWriter } from '../../shared/recording/history-writer';
 import { VersionedTable } from '../../shared/writing/versioned-table';
-import { createTestTables, eventually, readHistory, testClient } from '../helpers/dynamo';
+import { createTestTables, eventually, readHistory, setStream, testClient } from '../helpers/dynamo';
 import { startPipeline } from '../helpers/pipeline';
 import { N, S, streamRecord } from '../helpers/stream-records';
 
 const client = testClient();
 afterAll(() => client.destroy());
-
-/** Waits until DynamoDB Local reports the table's stream in the wanted state. */
-async function setStream(table: string, enabled: boolean): Promise<void> {
-  await client.send(
-    new UpdateTableCommand({
-      TableName: table,
-      StreamSpecification: enabled
-        ? { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' }
-        : { StreamEnabled: false },
-    }),
-  );
-  await eventually(async () => {
-    const t = (await client.send(new DescribeTableCommand({ TableName: table }))).Table;
-    return (t?.StreamSpecification?.StreamEnabled ?? false) === enabled && (!enabled || t?.LatestStreamArn)
-      ? true
-      : undefined;
-  });
-}
 
 describe('backfill (DynamoDB Local)', () => {
   let tables: TableSet;
@@ -53,7 +33,7 @@ describe('backfill (DynamoDB Local)', () => {
   beforeAll(async () => {
     ({ tables, config } = await createTestTables(client));
     // A table that held data before its stream existed.
-    await setStream(tables.latest, false);
+    await setStream(client, tables.latest, false);
     const batches = Array.from({ length: ITEMS / 25 }, (_, b) =>
       Array.from({ length: 25 }, (_, i) => {
         const n = b * 25 + i;
@@ -68,7 +48,7 @@ describe('backfill (DynamoDB Local)', () => {
     await mapLimit(batches, 8, async (batch) => {
       await client.send(new BatchWriteItemCommand({ RequestItems: { [tables.latest]: batch } }));
     });
-    await setStream(tables.latest, true);
+    await setStream(client, tables.latest, true);
   }, 120_000);
 
   it('records 10,000 pre-existing items while an app keeps writing, then verifies clean; a second run adds nothing', async () => {

@@ -1,4 +1,4 @@
-import { type AttributeValue, PutItemCommand, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { TableSet } from '../../local/tables';
 import type { HistoryConfig } from '../../shared/core/config';
 import { CHAIN_MARKER, GENESIS_HASH } from '../../shared/core/constants';
@@ -6,24 +6,18 @@ import type { AttributeMap } from '../../shared/core/types';
 import { type Finding, Verifier } from '../../shared/integrity/verify';
 import { chainHashV1 } from '../../shared/recording/chain-hash';
 import { VersionedTable } from '../../shared/writing/versioned-table';
-import { createTestTables, eventually, readHistory, testClient, waitForHistory } from '../helpers/dynamo';
+import {
+  createTestTables,
+  eventually,
+  readHistory,
+  readPartition,
+  testClient,
+  waitForHistory,
+} from '../helpers/dynamo';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';
 
 const client = testClient();
 afterAll(() => client.destroy());
-
-/** Every stored item of an item's history partition: records and the chain marker. */
-async function partition(table: string, itemKey: string): Promise<AttributeMap[]> {
-  const out = await client.send(
-    new QueryCommand({
-      TableName: table,
-      KeyConditionExpression: 'itemKey = :k',
-      ExpressionAttributeValues: { ':k': { S: itemKey } },
-      ConsistentRead: true,
-    }),
-  );
-  return out.Items ?? [];
-}
 
 /** A different value of the same type, as an editor with a plain client would write it. */
 function edited(value: AttributeValue): AttributeValue {
@@ -88,7 +82,7 @@ describe('tampering: verify names every edit of every stored attribute, and the 
   });
 
   it('names each edit, removal and addition of every attribute of every record and the marker', async () => {
-    const items = await partition(tables.history, 't1');
+    const items = await readPartition(client, tables.history, 't1');
     const verifier = new Verifier({ client, config });
     const cases: string[] = [];
     const missed: string[] = [];
@@ -135,7 +129,9 @@ describe('tampering: verify names every edit of every stored attribute, and the 
   }, 120_000);
 
   it('an edited head stops the writer: the next change is parked, never dropped as a duplicate', async () => {
-    const [head] = (await partition(tables.history, 't1')).filter((i) => i.version?.S === 'v0005');
+    const [head] = (await readPartition(client, tables.history, 't1')).filter(
+      (i) => i.version?.S === 'v0005',
+    );
     if (!head) throw new Error('no head');
     // A forged, huge sequence number would make every later change look like a replay.
     await client.send(

@@ -2,12 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { TableSet } from '../../local/tables';
 import type { HistoryConfig } from '../../shared/core/config';
 import type { AttributeMap } from '../../shared/core/types';
 import { toWireMap } from '../../shared/core/wire';
-import { createTestTables, testClient, waitForHistory } from '../helpers/dynamo';
+import { createTestTables, readPartition, testClient, waitForHistory } from '../helpers/dynamo';
 import { startPipeline } from '../helpers/pipeline';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -17,15 +17,8 @@ afterAll(() => client.destroy());
 
 /** The partition as `aws dynamodb query` prints it: DynamoDB JSON, binary as base64. */
 async function cliJson(table: string, itemKey: string): Promise<{ Items: unknown[] }> {
-  const out = await client.send(
-    new QueryCommand({
-      TableName: table,
-      KeyConditionExpression: 'itemKey = :k',
-      ExpressionAttributeValues: { ':k': { S: itemKey } },
-      ConsistentRead: true,
-    }),
-  );
-  return { Items: (out.Items ?? []).map((i) => toWireMap(i)) };
+  const items = await readPartition(client, table, itemKey);
+  return { Items: items.map((i) => toWireMap(i)) };
 }
 
 function runScript(items: { Items: unknown[] }): { status: number | null; output: string } {

@@ -1,12 +1,9 @@
 import {
   DeleteItemCommand,
-  DescribeTableCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
   UpdateItemCommand,
-  UpdateTableCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { LambdaStreamEvent } from '../../local/event-source-mapping';
 import { canonicalItemJson } from '../../shared/core/canonical';
@@ -20,7 +17,14 @@ import { Repairer } from '../../shared/integrity/repair';
 import { Verifier } from '../../shared/integrity/verify';
 import { RollbackService } from '../../shared/writing/rollback';
 import { VersionedTable } from '../../shared/writing/versioned-table';
-import { createTestTables, eventually, readHistory, testClient } from '../helpers/dynamo';
+import {
+  createTestTables,
+  eventually,
+  readHistory,
+  readPartition,
+  setStream,
+  testClient,
+} from '../helpers/dynamo';
 import { injectFault } from '../helpers/faults';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';
 import { type BackfillMoment, CONTEXT, expectedHistory, random, sameImage, type TrueChange } from './model';
@@ -42,23 +46,6 @@ export interface SimulationResult {
 
 const ITEMS = ['a', 'b', 'c', 'p']; // `p` exists before the table has a stream
 const STEPS = 24;
-
-async function setStream(client: DynamoDBClient, table: string, enabled: boolean): Promise<void> {
-  await client.send(
-    new UpdateTableCommand({
-      TableName: table,
-      StreamSpecification: enabled
-        ? { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' }
-        : { StreamEnabled: false },
-    }),
-  );
-  await eventually(async () => {
-    const t = (await client.send(new DescribeTableCommand({ TableName: table }))).Table;
-    return (t?.StreamSpecification?.StreamEnabled ?? false) === enabled && (!enabled || t?.LatestStreamArn)
-      ? true
-      : undefined;
-  });
-}
 
 export async function runSeed(seed: number): Promise<SimulationResult> {
   const rng = random(seed);
@@ -385,17 +372,7 @@ async function tamper(
   for (let i = 0; i < count; i++) {
     const itemKey = rng.pick(ITEMS);
     if (used.has(itemKey)) continue;
-    const items =
-      (
-        await client.send(
-          new QueryCommand({
-            TableName: config.historyTableName,
-            KeyConditionExpression: 'itemKey = :k',
-            ExpressionAttributeValues: { ':k': { S: itemKey } },
-            ConsistentRead: true,
-          }),
-        )
-      ).Items ?? [];
+    const items = await readPartition(client, config.historyTableName, itemKey);
     if (items.length === 0) continue;
     const original = rng.pick(items);
     const names = Object.keys(original).filter(
