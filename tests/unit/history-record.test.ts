@@ -2,11 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../shared/core/config';
 import { GENESIS_HASH, HISTORY_ITEM_BUDGET_BYTES } from '../../shared/core/constants';
 import { ImageTooLargeError } from '../../shared/core/errors';
+import type { HistoryRecord } from '../../shared/core/types';
+import { checkChain } from '../../shared/integrity/verify';
 import { itemHash } from '../../shared/recording/chain-hash';
 import {
   buildHistoryRecord,
   type ChainHead,
   fromHistoryItem,
+  headOf,
   toHistoryItem,
 } from '../../shared/recording/history-record';
 import { parseStreamRecord } from '../../shared/recording/stream-record';
@@ -148,5 +151,32 @@ describe('history items', () => {
     const noise = randomBytes(400 * 1024).toString('base64');
     const noisy = change({ keys, newImage: { ...keys, version: N(1), body: { B: noise } } });
     expect(() => buildHistoryRecord(noisy, undefined, config)).toThrow(ImageTooLargeError);
+  });
+});
+
+describe('verify tells an app skip from a deleted record (#14)', () => {
+  const chainOf = (versions: number[]) => {
+    const records: ReturnType<typeof buildHistoryRecord>[] = [];
+    let last: ChainHead | undefined;
+    for (const v of versions) {
+      const r = buildHistoryRecord(
+        change({ op: v === versions[0] ? 'INSERT' : 'MODIFY', keys, newImage: { ...keys, version: N(v) } }),
+        last,
+        config,
+      );
+      records.push(r);
+      last = headOf(r);
+    }
+    return records;
+  };
+
+  it('accepts versions the app skipped, epoch-millisecond versions included', () => {
+    expect(checkChain('order-1', chainOf([1, 5, 1_795_000_000_000])).findings).toEqual([]);
+  });
+
+  it('names a deleted record between two linked ones', () => {
+    const [v1, , v3] = chainOf([1, 2, 3]);
+    const kinds = checkChain('order-1', [v1, v3] as HistoryRecord[]).findings.map((f) => f.kind);
+    expect(kinds).toEqual(['chain.broken', 'version.gap']);
   });
 });
