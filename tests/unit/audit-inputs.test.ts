@@ -1,5 +1,7 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { loadConfig } from '../../shared/core/config';
 import { ValidationError } from '../../shared/core/errors';
-import { checkVersionNumber, parseInstant } from '../../shared/reading/audit';
+import { checkVersionNumber, HistoryReader, parseInstant } from '../../shared/reading/audit';
 import { MAX_PAYLOAD_BYTES, parseRollbackRequest } from '../../shared/writing/rollback';
 
 describe('instants', () => {
@@ -81,5 +83,27 @@ describe('rollback payload', () => {
   ];
   it.each(cases)('rejects %s with a ValidationError', (_case, payload) => {
     expect(() => parseRollbackRequest(payload)).toThrow(ValidationError);
+  });
+});
+
+describe('item keys in audit queries (#8)', () => {
+  const reader = (keys: string) =>
+    new HistoryReader({
+      client: new DynamoDBClient({ region: 'us-east-1' }),
+      config: loadConfig({ KEY_ATTRIBUTES: keys, CURSOR_SECRET: 'x'.repeat(32) }),
+    });
+
+  it.each([
+    ['id:N', '1e0', '1'],
+    ['id:N', '01', '1'],
+    ['id:B', 'AQ==', 'AQ'],
+    ['pk,sk', '%41|b', 'A|b'],
+  ])('refuses the %s key %p, naming %p', (keys, spelled, canonical) => {
+    expect(() => reader(keys).checkItemKey(spelled)).toThrow(`this item's key is "${canonical}"`);
+  });
+
+  it('measures a key in bytes: 1,500 é (3,000 bytes) is refused, not a 500', () => {
+    expect(() => reader('pk,sk').checkItemKey(`${'%C3%A9'.repeat(1500)}|x`)).toThrow(ValidationError);
+    expect(() => reader('id').checkItemKey('é'.repeat(1500))).toThrow(ValidationError);
   });
 });
