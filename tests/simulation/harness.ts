@@ -32,7 +32,9 @@ import { type BackfillMoment, CONTEXT, expectedHistory, random, sameImage, type 
 /**
  * One seeded run of the simulation on the real stack: DynamoDB Local, its real
  * stream, the project's event source mapping and the real writer. A seed fixes
- * every choice, so a failure replays from its seed alone.
+ * every operation and the fault rates, so a failure replays from its seed; how
+ * the stream's timing interleaves with a backfill can still differ between runs,
+ * and the model accepts exactly the legal outcomes of that race.
  */
 export interface SimulationResult {
   seed: number;
