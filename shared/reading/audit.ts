@@ -115,18 +115,13 @@ export function parseInstant(at: unknown): string {
   }
   const ms = Date.parse(at);
   if (Number.isNaN(ms)) throw new ValidationError(`"at" is not a real instant: ${at}`);
-  // Date.parse rolls impossible dates over (Feb 30 → Mar 2): compare the calendar fields back.
-  const date = new Date(ms);
+  // Date.parse rolls impossible dates over (Feb 30 → Mar 2), whatever the offset: check the calendar itself.
   const [, y, mo, d] = /^(\d{4})-(\d{2})-(\d{2})/.exec(at) ?? [];
-  if (
-    at.endsWith('Z') &&
-    (date.getUTCFullYear() !== Number(y) ||
-      date.getUTCMonth() + 1 !== Number(mo) ||
-      date.getUTCDate() !== Number(d))
-  ) {
+  const daysInMonth = new Date(Date.UTC(Number(y), Number(mo), 0)).getUTCDate();
+  if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > daysInMonth) {
     throw new ValidationError(`"at" is not a real date: ${at}`);
   }
-  return date.toISOString();
+  return new Date(ms).toISOString();
 }
 
 interface CursorBody {
@@ -316,19 +311,26 @@ export class HistoryReader {
     const good = Buffer.from(this.sign(json));
     const given = Buffer.from(mac);
     if (good.length !== given.length || !timingSafeEqual(good, given)) throw invalid();
-    let body: Partial<CursorBody>;
+    let parsed: unknown;
     try {
-      body = JSON.parse(Buffer.from(json, 'base64url').toString('utf8')) as Partial<CursorBody>;
+      parsed = JSON.parse(Buffer.from(json, 'base64url').toString('utf8'));
     } catch {
       throw invalid();
     }
+    // Signed, but by whoever holds the key: the body is still checked, never trusted for its shape.
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw invalid();
+    const body = parsed as Partial<CursorBody>;
     if (body.k !== expected.k || body.o !== expected.o || body.f !== expected.f || body.t !== expected.t)
       throw invalid();
+    let version: number;
     try {
-      decodeVersion(body.v ?? '');
+      version = decodeVersion(typeof body.v === 'string' ? body.v : '');
     } catch {
       throw invalid();
     }
+    // A position outside the query's range would make DynamoDB refuse the query.
+    if ((expected.f !== undefined && version < expected.f) || (expected.t !== undefined && version > expected.t))
+      throw invalid();
     return body.v as string;
   }
 }

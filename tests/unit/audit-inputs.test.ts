@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { loadConfig } from '../../shared/core/config';
 import { ValidationError } from '../../shared/core/errors';
@@ -105,5 +106,42 @@ describe('item keys in audit queries (#8)', () => {
   it('measures a key in bytes: 1,500 é (3,000 bytes) is refused, not a 500', () => {
     expect(() => reader('pk,sk').checkItemKey(`${'%C3%A9'.repeat(1500)}|x`)).toThrow(ValidationError);
     expect(() => reader('id').checkItemKey('é'.repeat(1500))).toThrow(ValidationError);
+  });
+});
+
+describe('crafted cursors and dates are 4xx, never crashes (issue 14)', () => {
+  const config = loadConfig({});
+  const reader = new HistoryReader({ client: new DynamoDBClient({ region: 'us-east-1' }), config });
+  // Signed with the reader's key, as someone who knows it could: the body must still be checked.
+  const forge = (body: unknown) => {
+    const json = Buffer.from(JSON.stringify(body)).toString('base64url');
+    const mac = createHmac('sha256', `dynamo-history:${config.historyTableName}`)
+      .update(json)
+      .digest('base64url')
+      .slice(0, 22);
+    return `${json}.${mac}`;
+  };
+
+  it.each([null, 5, 'x', [], { k: 'a', o: 'asc', v: 7 }])(
+    'refuses a signed cursor whose body is %p',
+    async (body) => {
+      await expect(reader.listVersions('a', { cursor: forge(body) })).rejects.toThrow(ValidationError);
+    },
+  );
+
+  it('refuses a signed cursor positioned outside the query range', async () => {
+    const cursor = forge({ k: 'a', v: 'v0050', o: 'asc', f: 1, t: 10 });
+    await expect(reader.listVersions('a', { cursor, from: 1, to: 10 })).rejects.toThrow(ValidationError);
+  });
+
+  it.each(['2026-02-30T00:00:00+00:00', '2026-02-29T00:00:00+01:00', '2026-04-31T10:00:00-05:00'])(
+    'refuses the impossible date %p with any offset',
+    (at) => {
+      expect(() => parseInstant(at)).toThrow(ValidationError);
+    },
+  );
+
+  it('still takes a real leap day with an offset', () => {
+    expect(parseInstant('2028-02-29T01:00:00+01:00')).toBe('2028-02-29T00:00:00.000Z');
   });
 });
