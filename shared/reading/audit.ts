@@ -329,7 +329,10 @@ export class HistoryReader {
       throw invalid();
     }
     // A position outside the query's range would make DynamoDB refuse the query.
-    if ((expected.f !== undefined && version < expected.f) || (expected.t !== undefined && version > expected.t))
+    if (
+      (expected.f !== undefined && version < expected.f) ||
+      (expected.t !== undefined && version > expected.t)
+    )
       throw invalid();
     return body.v as string;
   }

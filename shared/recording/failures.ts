@@ -1,5 +1,6 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { isConditionalCheckFailed } from '../aws/aws-errors';
 import { HistoryError, IntegrityError } from '../core/errors';
 import type { AttributeMap } from '../core/types';
 
@@ -27,38 +28,75 @@ export async function parkFailure(
   client: DynamoDBClient,
   table: string,
   failure: ParkedFailure,
-): Promise<void> {
+): Promise<string> {
   const gz = gzipSync(JSON.stringify(failure.record) ?? 'null');
   const chunks: Uint8Array[] = [];
   for (let offset = 0; offset < gz.length || offset === 0; offset += CHUNK_BYTES) {
     chunks.push(new Uint8Array(gz.subarray(offset, offset + CHUNK_BYTES)));
   }
-  for (let i = 1; i < chunks.length; i++) {
-    await client.send(
-      new PutItemCommand({
-        TableName: table,
-        Item: {
-          failureId: { S: `${failure.failureId}#${i}` },
-          chunkOf: { S: failure.failureId },
-          recordGz: { B: chunks[i] as Uint8Array },
-        },
-      }),
-    );
+  const get = async (id: string) =>
+    (
+      await client.send(
+        new GetItemCommand({ TableName: table, Key: { failureId: { S: id } }, ConsistentRead: true }),
+      )
+    ).Item;
+  // Parking never overwrites: a second record under the same id (a forged or reused eventID) gets
+  // its own id; the same record parked again (a redelivery) is already there.
+  for (let attempt = 0; attempt < MAX_ID_ATTEMPTS; attempt++) {
+    const failureId = attempt === 0 ? failure.failureId : `${failure.failureId}~${attempt}`;
+    const existing = await get(failureId);
+    if (existing) {
+      if (
+        existing.recordGz?.B &&
+        Buffer.from(existing.recordGz.B).equals(Buffer.from(chunks[0] as Uint8Array))
+      )
+        return failureId;
+      continue;
+    }
+    for (let i = 1; i < chunks.length; i++) {
+      await client.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: {
+            failureId: { S: `${failureId}#${i}` },
+            chunkOf: { S: failureId },
+            recordGz: { B: chunks[i] as Uint8Array },
+          },
+        }),
+      );
+    }
+    const error = failure.error;
+    const item: AttributeMap = {
+      failureId: { S: failureId },
+      errorCode: { S: error instanceof HistoryError ? error.code : 'unknown' },
+      errorType: { S: error instanceof Error ? error.name : 'Error' },
+      errorMessage: {
+        S: error instanceof Error ? error.message.slice(0, 2000) : String(error).slice(0, 2000),
+      },
+      failedAt: { S: failure.failedAt },
+      recordGz: { B: chunks[0] as Uint8Array },
+      recordChunks: { N: String(chunks.length) },
+    };
+    if (failure.itemKey !== undefined) item.itemKey = { S: failure.itemKey };
+    if (failure.sequenceNumber !== undefined) item.sequenceNumber = { S: failure.sequenceNumber };
+    try {
+      await client.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(failureId)',
+        }),
+      );
+      return failureId;
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error; // taken meanwhile: try the next id
+    }
   }
-  const error = failure.error;
-  const item: AttributeMap = {
-    failureId: { S: failure.failureId },
-    errorCode: { S: error instanceof HistoryError ? error.code : 'unknown' },
-    errorType: { S: error instanceof Error ? error.name : 'Error' },
-    errorMessage: { S: error instanceof Error ? error.message.slice(0, 2000) : String(error).slice(0, 2000) },
-    failedAt: { S: failure.failedAt },
-    recordGz: { B: chunks[0] as Uint8Array },
-    recordChunks: { N: String(chunks.length) },
-  };
-  if (failure.itemKey !== undefined) item.itemKey = { S: failure.itemKey };
-  if (failure.sequenceNumber !== undefined) item.sequenceNumber = { S: failure.sequenceNumber };
-  await client.send(new PutItemCommand({ TableName: table, Item: item }));
+  throw new IntegrityError(`no free failure id for ${failure.failureId}`, { failureId: failure.failureId });
 }
+
+/** Ids tried for one parked record before parking gives up (and the record is retried). */
+const MAX_ID_ATTEMPTS = 8;
 
 /** Reads back the whole stream record of a parked failure, joining its chunks. */
 export async function readParkedRecord(

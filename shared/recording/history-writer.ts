@@ -467,13 +467,15 @@ export class HistoryWriter {
     const sequenceNumber = change?.sequenceNumber ?? rawSequenceNumber(raw);
     const rawEventId = (raw as { eventID?: unknown } | null)?.eventID;
     const failedAt = this.clock().toISOString();
-    const failureId =
-      change?.eventId ??
-      (typeof rawEventId === 'string' && rawEventId
+    // The record's own id when it is a usable key; a malformed record's id may be anything.
+    const usableId = (id: unknown): id is string => typeof id === 'string' && /^[\x21-\x7e]{1,256}$/.test(id);
+    const failureId = usableId(change?.eventId)
+      ? change.eventId
+      : usableId(rawEventId)
         ? rawEventId
-        : `seq-${sequenceNumber ?? 'none'}-${failedAt}`);
+        : `seq-${sequenceNumber ?? 'none'}-${failedAt}`;
     try {
-      await parkFailure(this.client, this.config.failuresTableName, {
+      const parkedAs = await parkFailure(this.client, this.config.failuresTableName, {
         failureId,
         itemKey: change?.itemKey,
         sequenceNumber,
@@ -484,7 +486,7 @@ export class HistoryWriter {
       this.logger.error('record parked', {
         itemKey: change?.itemKey,
         sequenceNumber,
-        failureId,
+        failureId: parkedAs,
         errorCode: error.code,
         errorMessage: error.message,
       });

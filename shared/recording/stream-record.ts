@@ -22,12 +22,15 @@ export interface StreamChange {
 }
 
 const attributeMap = record(unknown);
+/** The latest instant a stream record may carry (9999-12-31, in epoch seconds): JavaScript dates end near there. */
+const MAX_EPOCH_SECONDS = 253_402_300_799;
+
 const envelope = object({
-  eventID: string({ min: 1 }),
+  eventID: string({ min: 1, max: 256 }),
   eventName: oneOf(['INSERT', 'MODIFY', 'REMOVE'] as const),
   userIdentity: optional(object({ type: optional(string()), principalId: optional(string()) })),
   dynamodb: object({
-    ApproximateCreationDateTime: number({ min: 0 }),
+    ApproximateCreationDateTime: number({ min: 0, max: MAX_EPOCH_SECONDS }),
     Keys: attributeMap,
     NewImage: optional(attributeMap),
     OldImage: optional(attributeMap),

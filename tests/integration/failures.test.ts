@@ -211,3 +211,50 @@ describe('event source mapping on the real stream', () => {
     }
   });
 });
+
+describe('parking never overwrites, and every unwritable record is parked (issue 14)', () => {
+  const parkedItems = async (table: string) =>
+    ((await client.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Items ?? []).filter(
+      (i) => i.errorCode,
+    );
+
+  it('keeps two different malformed records that share an eventID, and parks a redelivered one once', async () => {
+    const own = await createTestTables(client);
+    const writer = new HistoryWriter({ client, config: own.config });
+    const first = { ...streamRecord(), eventID: 'shared-id', eventName: 'UPSERT' };
+    const second = { ...streamRecord(), eventID: 'shared-id', eventName: 'PURGE' };
+    await writer.recordBatch([first]);
+    await writer.recordBatch([second]);
+    await writer.recordBatch([first]); // redelivered
+    const parked = await parkedItems(own.tables.failures);
+    expect(parked.map((i) => i.failureId?.S).sort()).toEqual(['shared-id', 'shared-id~1']);
+    const records = await Promise.all(
+      parked.map((i) => readParkedRecord(client, own.tables.failures, i.failureId?.S ?? '')),
+    );
+    expect(records.map((r) => (r as { eventName: string }).eventName).sort()).toEqual(['PURGE', 'UPSERT']);
+  });
+
+  it.each([
+    [
+      'a time far past any real one',
+      (r: ReturnType<typeof streamRecord>) => {
+        r.dynamodb.ApproximateCreationDateTime = 1e15;
+      },
+    ],
+    [
+      'an eventID of 3,000 characters',
+      (r: ReturnType<typeof streamRecord>) => {
+        r.eventID = 'e'.repeat(3000);
+      },
+    ],
+  ])('parks, never retries, a record with %s', async (_what, spoil) => {
+    const own = await createTestTables(client);
+    const record = streamRecord({ keys: { id: S('odd') }, newImage: { id: S('odd'), version: N(1) } });
+    spoil(record);
+    const result = await new HistoryWriter({ client, config: own.config }).recordBatch([record]);
+    expect(result).toMatchObject({ batchItemFailures: [], stats: { parked: 1, recorded: 0 } });
+    const [parked] = await parkedItems(own.tables.failures);
+    expect(parked?.errorCode?.S).toBe('record.malformed');
+    expect(await readHistory(client, own.tables.history, 'odd')).toEqual([]);
+  });
+});
