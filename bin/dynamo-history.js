@@ -4,6 +4,13 @@
 // The SDK's notice that its 2027 releases need Node.js 22 would precede every command's output;
 // the README says so once instead. An explicit setting wins.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// Output piped into a command that stops reading early (`dynamo-history verify | head`) is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
 require('tsx/cjs');
 const { main } = require('../cli/main.ts');
 

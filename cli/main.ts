@@ -138,7 +138,20 @@ function int(value: string | undefined, name: string, min = 1): number | undefin
   return Number(value);
 }
 
-const paint = (io: Io, code: number, text: string) => (io.color ? `\u001b[${code}m${text}\u001b[0m` : text);
+/**
+ * Item keys and values are untrusted: a control character in them (an escape
+ * sequence, a bell) is shown as `\xNN`, never sent to the terminal. Newlines stay.
+ */
+export const printable = (text: string): string =>
+  text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the characters refused.
+    /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+
+/** Colours a line; the text is made printable first, so the only escape sequences are the colour's own. */
+const paint = (io: Io, code: number, text: string) =>
+  io.color ? `\u001b[${code}m${printable(text)}\u001b[0m` : printable(text);
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
@@ -182,7 +195,7 @@ function showRecord(view: RecordView): string {
 }
 
 function showDiff(io: Io, diff: VersionDiff): string {
-  const lines = [`diff ${diff.itemKey} v${diff.from} → v${diff.to}`];
+  const lines = [printable(`diff ${diff.itemKey} v${diff.from} → v${diff.to}`)];
   if (diff.fromDeleted) lines.push(`(v${diff.from} is a tombstone: the item did not exist)`);
   if (diff.toDeleted) lines.push(`(v${diff.to} is a tombstone: the item was deleted)`);
   for (const e of diff.added) lines.push(paint(io, 32, `+ ${e.path}: ${JSON.stringify(e.after)}`));
@@ -221,8 +234,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const config = loadConfig(io.env);
     const client = createDynamoClient();
     const reader = new HistoryReader({ client, config, cursorSecret: io.env.CURSOR_SECRET });
-    const print = (data: unknown, human: () => string) =>
-      io.out(json ? JSON.stringify(data, null, 2) : human());
+    // JSON escapes control characters itself; human text is made printable (the diff paints its own lines).
+    const print = (data: unknown, human: () => string, painted = false) =>
+      io.out(json ? JSON.stringify(data, null, 2) : painted ? human() : printable(human()));
 
     switch (command) {
       case 'verify': {
@@ -369,7 +383,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
           int(args[1], 'fromVersion') as number,
           int(args[2], 'toVersion') as number,
         );
-        print(diff, () => showDiff(io, diff));
+        print(diff, () => showDiff(io, diff), true);
         return EXIT.ok;
       }
       case 'rollback': {
@@ -404,7 +418,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
     if (json)
       io.err(JSON.stringify({ code, message, errorType: error instanceof Error ? error.name : 'Error' }));
-    else io.err(`dynamo-history: ${message}`);
+    else io.err(`dynamo-history: ${printable(message ?? '')}`);
     return notFound ? EXIT.findings : EXIT.error;
   }
 }
