@@ -28,6 +28,11 @@ export interface ListOptions {
   to?: number;
 }
 
+/** Bytes of JSON a page of versions may hold: under Lambda's 6 MB response, with room for the envelope. */
+export const MAX_PAGE_BYTES = 5 * 1024 * 1024;
+/** Bytes of JSON a diff may hold; a larger one is a clear error, never a truncated answer. */
+export const MAX_DIFF_BYTES = 1024 * 1024;
+
 export interface Page {
   items: HistoryRecord[];
   /** Present when there is a next page. */
@@ -237,8 +242,19 @@ export class HistoryReader {
         ExclusiveStartKey: start ? { itemKey: { S: itemKey }, version: { S: start } } : undefined,
       }),
     );
-    const items = (out.Items ?? []).map(fromHistoryItem);
-    const last = out.LastEvaluatedKey?.version?.S;
+    // A page is bounded by bytes as well as by count: images inflated from `imageGz` can make 100
+    // records tens of megabytes, past what a Lambda response (6 MB) or a person can take.
+    const read = (out.Items ?? []).map(fromHistoryItem);
+    const items: HistoryRecord[] = [];
+    let bytes = 0;
+    for (const record of read) {
+      const size = Buffer.byteLength(JSON.stringify(toView(record)));
+      if (items.length > 0 && bytes + size > MAX_PAGE_BYTES) break;
+      items.push(record);
+      bytes += size;
+    }
+    const cut = items.length < read.length;
+    const last = cut ? items.at(-1)?.version : out.LastEvaluatedKey?.version?.S;
     const page: Page = { items };
     if (last) page.cursor = this.writeCursor({ k: itemKey, v: last, o: order, f: from, t: to });
     return page;
@@ -280,7 +296,7 @@ export class HistoryReader {
     checkVersionNumber(from, 'from');
     checkVersionNumber(to, 'to');
     const [a, b] = await Promise.all([this.getVersion(itemKey, from), this.getVersion(itemKey, to)]);
-    return {
+    const diff: VersionDiff = {
       itemKey,
       from,
       to,
@@ -288,6 +304,15 @@ export class HistoryReader {
       toDeleted: b.op === 'REMOVE',
       ...diffImages(a.image, b.image),
     };
+    const bytes = Buffer.byteLength(JSON.stringify(diff));
+    if (bytes > MAX_DIFF_BYTES) {
+      throw new ValidationError(
+        `the diff of v${from} and v${to} is ${bytes} bytes, over the ${MAX_DIFF_BYTES} a response may hold; show the two versions instead`,
+        { bytes, limit: MAX_DIFF_BYTES },
+        { code: 'diff.tooLarge' },
+      );
+    }
+    return diff;
   }
 
   private sign(body: string): string {
