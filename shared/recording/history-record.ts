@@ -97,8 +97,16 @@ function declaredVersionOf(
   const raw = value?.N ?? value?.S;
   if (value?.N === undefined) return raw === undefined ? {} : { raw };
   const n = Number(value.N);
-  return Number.isSafeInteger(n) && n > 0 ? { usable: n, raw } : { raw };
+  return Number.isSafeInteger(n) && n > 0 && n <= MAX_DECLARED_VERSION ? { usable: n, raw } : { raw };
 }
+
+/**
+ * The largest version an item may declare and have kept (2^52). Epoch-millisecond
+ * and -microsecond versions fit; a version next to `Number.MAX_SAFE_INTEGER` would
+ * leave the numbering no room to continue, so every later change of the item
+ * could only be parked: such a version is numbered as a legacy write instead.
+ */
+export const MAX_DECLARED_VERSION = 2 ** 52;
 
 /** An attribute of an item, only if the item itself has it: names are data, never prototype lookups. */
 export function own(image: AttributeMap | undefined, name: string): AttributeValue | undefined {

@@ -1,6 +1,6 @@
 import { TTL_PRINCIPAL } from '../core/constants';
 import { ItemKeyTooLongError, MalformedRecordError } from '../core/errors';
-import { encodeItemKey } from '../core/keys';
+import { encodeItemKey, keyOf } from '../core/keys';
 import { type Infer, number, object, oneOf, optional, record, string, unknown } from '../core/schema';
 import type { AttributeMap, KeySchema, Operation } from '../core/types';
 import { fromWireMap, WireFormatError } from '../core/wire';
@@ -77,6 +77,15 @@ export function parseStreamRecord(raw: unknown, schema: KeySchema): StreamChange
       );
     }
     const itemKey = encodeItemKey(keys, schema);
+    // The images must be of the item the record names: a record whose NewImage is another item's
+    // (forged, or corrupt) would write one item's data into another's history.
+    for (const [path, image] of [
+      ['$.dynamodb.NewImage', newImage],
+      ['$.dynamodb.OldImage', oldImage],
+    ] as const) {
+      if (image && encodeItemKey(keyOf(image, schema), schema) !== itemKey)
+        throw new WireFormatError(path, 'is the image of another item than Keys');
+    }
     return {
       eventId: r.eventID,
       op: r.eventName,

@@ -180,3 +180,29 @@ describe('verify tells an app skip from a deleted record (#14)', () => {
     expect(kinds).toEqual(['chain.broken', 'version.gap']);
   });
 });
+
+describe('a declared version that would leave no room to continue (issue 14)', () => {
+  it('numbers 9007199254740991 as a legacy write, so the next changes still record', () => {
+    const huge = buildHistoryRecord(
+      change({ op: 'MODIFY', keys, newImage: { ...keys, version: N('9007199254740991') } }),
+      head(3),
+      config,
+    );
+    expect(huge).toMatchObject({ versionNumber: 4, source: 'legacy', declaredVersion: '9007199254740991' });
+    const next = buildHistoryRecord(
+      change({ op: 'MODIFY', keys, newImage: { ...keys, version: N(5) } }),
+      headOf(huge),
+      config,
+    );
+    expect(next).toMatchObject({ versionNumber: 5, source: 'app' });
+  });
+
+  it('keeps epoch-millisecond versions as the app wrote them', () => {
+    const record = buildHistoryRecord(
+      change({ op: 'MODIFY', keys, newImage: { ...keys, version: N(1_795_000_000_000) } }),
+      head(3),
+      config,
+    );
+    expect(record).toMatchObject({ versionNumber: 1_795_000_000_000, source: 'app' });
+  });
+});

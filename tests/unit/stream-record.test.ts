@@ -71,3 +71,17 @@ describe('sequence numbers', () => {
     expect(compareSequenceNumbers('0042', '42')).toBe(0);
   });
 });
+
+describe('a record is about the item it names (issue 14)', () => {
+  it.each(['NewImage', 'OldImage'] as const)('refuses a %s of another item than its Keys', (part) => {
+    const record = streamRecord({
+      op: 'MODIFY',
+      keys: { id: S('mine') },
+      newImage: { id: S('mine'), version: N(2) },
+      oldImage: { id: S('mine'), version: N(1) },
+    });
+    record.dynamodb[part] = { id: S('someone-else'), version: N(9) };
+    expect(() => parseStreamRecord(record, schema)).toThrow(MalformedRecordError);
+    expect(() => parseStreamRecord(record, schema)).toThrow('is the image of another item than Keys');
+  });
+});
