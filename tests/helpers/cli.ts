@@ -23,3 +23,19 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
     );
   });
 }
+
+/** The environment that points the CLI at a test's tables on the test DynamoDB Local. */
+export function cliEnv(
+  tables: { latest: string; history: string; failures: string },
+  endpoint: string,
+): Record<string, string> {
+  return {
+    LATEST_TABLE_NAME: tables.latest,
+    HISTORY_TABLE_NAME: tables.history,
+    FAILURES_TABLE_NAME: tables.failures,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+  };
+}

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { printable } from '../../cli/main';
-import { runCli } from '../helpers/cli';
+import { cliEnv, runCli } from '../helpers/cli';
 import { createTestTables, testClient, testEndpoint } from '../helpers/dynamo';
 
 const BIN = resolve(__dirname, '..', '..', 'bin', 'dynamo-history.js');
@@ -13,15 +13,7 @@ describe('the CLI with untrusted content and closed pipes (issue 14)', () => {
 
   beforeAll(async () => {
     const { tables } = await createTestTables(client);
-    env = {
-      LATEST_TABLE_NAME: tables.latest,
-      HISTORY_TABLE_NAME: tables.history,
-      FAILURES_TABLE_NAME: tables.failures,
-      AWS_ENDPOINT_URL_DYNAMODB: testEndpoint(),
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-    };
+    env = cliEnv(tables, testEndpoint());
   });
 
   it('shows control characters in an item key as \\xNN, never sends them to the terminal', async () => {

@@ -14,7 +14,7 @@ import { HistoryReader } from '../../shared/reading/audit';
 import { HistoryWriter } from '../../shared/recording/history-writer';
 import { DAY_MS } from '../../shared/recording/retention';
 import { VersionedTable } from '../../shared/writing/versioned-table';
-import { runCli } from '../helpers/cli';
+import { cliEnv, runCli } from '../helpers/cli';
 import {
   createTestTables,
   eventually,
@@ -184,15 +184,7 @@ describe('retention by count (HISTORY_KEEP_VERSIONS=2)', () => {
     expect(report.truncated).toBe(1);
 
     // The CLI agrees: the versions it misses were due; it exits 0.
-    const cli = await runCli(['verify'], {
-      LATEST_TABLE_NAME: tables.latest,
-      HISTORY_TABLE_NAME: tables.history,
-      FAILURES_TABLE_NAME: tables.failures,
-      AWS_ENDPOINT_URL_DYNAMODB: testEndpoint(),
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-    });
+    const cli = await runCli(['verify'], cliEnv(tables, testEndpoint()));
     expect(cli.stdout).toContain('1 chain(s) start at a retained anchor');
     expect(cli.stdout).toContain(`digest ${report.digest}`);
     expect(cli.code).toBe(0);
