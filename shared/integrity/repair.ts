@@ -77,8 +77,8 @@ function inSync(
   config: HistoryConfig,
 ): boolean {
   const current = historyImage(latest, config);
-  if (!head || head.op === 'REMOVE')
-    return current === undefined && (head !== undefined || latest === undefined);
+  // No history, or a tombstone: in sync exactly when the item is gone too.
+  if (!head || head.op === 'REMOVE') return current === undefined;
   return current !== undefined && canonicalItemJson(current) === canonicalItemJson(head.image ?? {});
 }
 

@@ -191,7 +191,8 @@ export function digestLine(
   let taint = '';
   for (const r of records) {
     const link = rolled ?? r.prevHash;
-    const next = contentHashOf(r, link);
+    // Where the link is the record's own (every record of an intact chain), its hash was computed on read.
+    const next = link === r.prevHash && r.contentHash !== undefined ? r.contentHash : contentHashOf(r, link);
     if (r.prevHash !== link || r.hash !== next) {
       taint = sha256Hex(`${taint}|${r.version}|${r.prevHash}|${r.hash}`);
     }

@@ -242,16 +242,16 @@ export function sealRecord(record: Omit<HistoryRecord, 'hash'>, config: HistoryC
   delete sealed.contentHash;
   delete sealed.stored;
   if (config.retention) sealed.retention = { ...config.retention };
-  if (sealed.image !== undefined) {
-    const plain = toHistoryItem({ ...sealed, hash: GENESIS_HASH });
-    if (itemSize(plain) > HISTORY_ITEM_BUDGET_BYTES) {
-      sealed.imageGz = new Uint8Array(gzipSync(canonicalItemJson(sealed.image), { level: 9 }));
-      const size = itemSize(toHistoryItem({ ...sealed, hash: GENESIS_HASH }));
-      if (size > HISTORY_ITEM_BUDGET_BYTES) throw new ImageTooLargeError(record.itemKey, size);
-    }
+  // The item as it will be stored, with a placeholder hash of the real one's length: the hash is not
+  // part of what it hashes, so this one item serves both the size check and the hash.
+  let item = toHistoryItem({ ...sealed, hash: GENESIS_HASH });
+  if (sealed.image !== undefined && itemSize(item) > HISTORY_ITEM_BUDGET_BYTES) {
+    sealed.imageGz = new Uint8Array(gzipSync(canonicalItemJson(sealed.image), { level: 9 }));
+    item = toHistoryItem({ ...sealed, hash: GENESIS_HASH });
+    const size = itemSize(item);
+    if (size > HISTORY_ITEM_BUDGET_BYTES) throw new ImageTooLargeError(record.itemKey, size);
   }
-  const hash = itemHash(toHistoryItem({ ...sealed, hash: GENESIS_HASH }));
-  return { ...sealed, hash };
+  return { ...sealed, hash: itemHash(item) };
 }
 
 /**
