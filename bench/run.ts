@@ -535,6 +535,8 @@ function measureBundles(): {
             ...process.env,
             AWS_REGION: 'us-east-1',
             AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+            LATEST_STREAM_ARN:
+              'arn:aws:dynamodb:us-east-1:123456789012:table/bench/stream/2026-01-01T00:00:00.000',
           },
           encoding: 'utf8',
         },

@@ -2,8 +2,10 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { LOCAL_LABEL_SECRET_FILE } from '../local/label-secret';
 import { createDynamoClient } from '../shared/aws/clients';
-import { loadConfig } from '../shared/core/config';
+import { requireLabelKey } from '../shared/aws/kms';
+import { type HistoryConfig, loadConfig } from '../shared/core/config';
 import {
   HistoryError,
   ItemNotFoundError,
@@ -12,6 +14,16 @@ import {
 } from '../shared/core/errors';
 import { decodeItemKey } from '../shared/core/keys';
 import { type BackfillCheckpoint, backfill } from '../shared/integrity/backfill';
+import {
+  checkDigest,
+  generateDigestKey,
+  KeyFileSigner,
+  parseDigest,
+  publicKeyCheck,
+  serializeDigest,
+  signDigest,
+} from '../shared/integrity/digest';
+import { DirectoryDigestStore, digestName } from '../shared/integrity/digest-store';
 import { Repairer } from '../shared/integrity/repair';
 import { Verifier } from '../shared/integrity/verify';
 import { HistoryReader, type RecordView, toView, type VersionDiff } from '../shared/reading/audit';
@@ -31,6 +43,11 @@ commands:
   backfill [--segments N] [--max-writes-per-second N] [--checkpoint FILE]
   repair   [--key itemKey] [--dry-run] [--force] [--settle-seconds N]
                                                re-drive parked records, record missing current versions
+  digest keygen  --key-file FILE               make an Ed25519 key pair (FILE, FILE.pub) for signing digests
+  digest publish --key-file FILE --store DIR [--segments N]
+                                               verify every chain, sign the heads, store the digest write-once
+  digest check   --public-key FILE --store DIR [--name NAME]
+                                               check a stored digest (the newest by default) against today's history
 
 options:
   --json   machine-readable output
@@ -117,6 +134,10 @@ const OPTIONS = {
   checkpoint: { type: 'string' },
   force: { type: 'boolean' },
   'settle-seconds': { type: 'string' },
+  'key-file': { type: 'string' },
+  'public-key': { type: 'string' },
+  store: { type: 'string' },
+  name: { type: 'string' },
 } as const;
 
 const ALLOWED: Record<string, { args: number; options: string[] }> = {
@@ -128,6 +149,7 @@ const ALLOWED: Record<string, { args: number; options: string[] }> = {
   verify: { args: 0, options: ['key', 'segments'] },
   backfill: { args: 0, options: ['segments', 'max-writes-per-second', 'checkpoint'] },
   repair: { args: 0, options: ['key', 'dry-run', 'force', 'settle-seconds'] },
+  digest: { args: 1, options: ['key-file', 'public-key', 'store', 'name', 'segments'] },
 };
 
 function int(value: string | undefined, name: string, min = 1): number | undefined {
@@ -239,6 +261,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.out(json ? JSON.stringify(data, null, 2) : painted ? human() : printable(human()));
 
     switch (command) {
+      case 'digest':
+        return await digestCommand(args[0] ?? '', values, { io, client, config, print });
       case 'verify': {
         const verifier = new Verifier({ client, config });
         const key = values.key === undefined ? undefined : reader.checkItemKey(values.key);
@@ -248,7 +272,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
               segments: int(values.segments, '--segments'),
               onProgress: progressLine(io, 'records read'),
             });
-        print(report, () => {
+        const { lines: _lines, ...shown } = report;
+        print(shown, () => {
           const lines = [
             `verified ${report.items} item(s), ${report.records} record(s): ${report.findings.length} finding(s)`,
           ];
@@ -396,7 +421,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
           reason: values.reason,
           dryRun: values['dry-run'],
         });
-        const result = await new RollbackService({ client, config }).rollback(request);
+        const result = await new RollbackService({ client, config: labelled(config, io.env) }).rollback(
+          request,
+        );
         print(
           result,
           () =>
@@ -420,5 +447,105 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.err(JSON.stringify({ code, message, errorType: error instanceof Error ? error.name : 'Error' }));
     else io.err(`dynamo-history: ${printable(message ?? '')}`);
     return notFound ? EXIT.findings : EXIT.error;
+  }
+}
+
+/**
+ * The rollback label key: LABEL_KMS_KEY_ID in AWS, LABEL_SECRET, or else the
+ * local stack's own secret file (made by `npm start`), so that a local rollback
+ * seals labels the local writeHistory accepts.
+ */
+function labelled(config: HistoryConfig, env: NodeJS.ProcessEnv): HistoryConfig {
+  if (!env.LABEL_KMS_KEY_ID?.trim() && !config.labelKey && existsSync(LOCAL_LABEL_SECRET_FILE))
+    return loadConfig({ ...env, LABEL_SECRET: readFileSync(LOCAL_LABEL_SECRET_FILE, 'utf8').trim() });
+  return requireLabelKey(config, env);
+}
+
+function required(value: string | undefined, option: string, sub: string): string {
+  if (!value) throw new ValidationError(`digest ${sub} needs --${option}`);
+  return value;
+}
+
+/** `digest keygen | publish | check` (README, "Signed digests"). */
+async function digestCommand(
+  sub: string,
+  values: { 'key-file'?: string; 'public-key'?: string; store?: string; name?: string; segments?: string },
+  ctx: {
+    io: Io;
+    client: DynamoDBClient;
+    config: HistoryConfig;
+    print: (data: unknown, human: () => string) => void;
+  },
+): Promise<number> {
+  const { client, config, print } = ctx;
+  switch (sub) {
+    case 'keygen': {
+      const file = required(values['key-file'], 'key-file', sub);
+      const pair = generateDigestKey();
+      writeFileSync(file, pair.privateKeyPem, { flag: 'wx', mode: 0o600 });
+      writeFileSync(`${file}.pub`, pair.publicKeyPem, { flag: 'wx', mode: 0o644 });
+      print(
+        { keyFile: file, publicKeyFile: `${file}.pub` },
+        () => `wrote ${file} (keep it secret) and ${file}.pub`,
+      );
+      return EXIT.ok;
+    }
+    case 'publish': {
+      const signer = new KeyFileSigner(readFileSync(required(values['key-file'], 'key-file', sub), 'utf8'));
+      const store = new DirectoryDigestStore(required(values.store, 'store', sub));
+      const report = await new Verifier({ client, config }).verifyAll({
+        segments: int(values.segments, '--segments'),
+      });
+      const takenAt = new Date();
+      const signed = await signDigest(report, config, signer, takenAt);
+      const where = await store.put(digestName(takenAt), serializeDigest(signed));
+      print(
+        {
+          stored: where,
+          digest: report.digest,
+          items: report.items,
+          records: report.records,
+          findings: report.findings.length,
+        },
+        () =>
+          `signed digest ${report.digest} of ${report.items} item(s), ${report.records} record(s); stored ${where}` +
+          (report.findings.length > 0
+            ? `\nverify found ${report.findings.length} finding(s): run verify`
+            : ''),
+      );
+      return report.findings.length > 0 ? EXIT.findings : EXIT.ok;
+    }
+    case 'check': {
+      const check = publicKeyCheck(readFileSync(required(values['public-key'], 'public-key', sub), 'utf8'));
+      const store = new DirectoryDigestStore(required(values.store, 'store', sub));
+      const name = values.name ?? (await store.latest());
+      if (!name) throw new ValidationError(`no digest in ${values.store}`);
+      const result = await checkDigest(parseDigest(await store.get(name)), {
+        client,
+        config,
+        verifySignature: check,
+      });
+      print({ name, ...result }, () => {
+        const lines = [
+          `digest ${name} (taken ${result.takenAt}): ${result.checked} chain head(s) checked, ${result.expired} expired, ${result.findings.length} finding(s)`,
+        ];
+        if (result.findings.length > 0)
+          lines.push(
+            table([
+              ['ITEM', 'VERSION', 'FINDING', 'DETAIL'],
+              ...result.findings.map((f) => [
+                f.itemKey ?? '',
+                f.version === undefined ? '' : String(f.version),
+                f.kind,
+                f.message,
+              ]),
+            ]),
+          );
+        return lines.join('\n');
+      });
+      return result.findings.length > 0 ? EXIT.findings : EXIT.ok;
+    }
+    default:
+      throw new ValidationError(`digest takes keygen, publish or check, got "${sub}"`);
   }
 }

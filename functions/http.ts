@@ -3,6 +3,7 @@ import {
   HistoryError,
   ItemExistsError,
   ItemNotFoundError,
+  UnauthenticatedError,
   ValidationError,
   VersionConflictError,
   VersionNotFoundError,
@@ -14,6 +15,10 @@ export interface HttpEvent {
   httpMethod: string;
   pathParameters?: Record<string, string | undefined> | null;
   queryStringParameters?: Record<string, string | undefined> | null;
+  body?: string | null;
+  isBase64Encoded?: boolean;
+  /** API Gateway's request context: with IAM auth, `identity.userArn` is the signing principal. */
+  requestContext?: { identity?: { userArn?: string | null } | null } | null;
 }
 
 export function isHttpEvent(event: unknown): event is HttpEvent {
@@ -28,6 +33,7 @@ function statusOf(error: HistoryError): number {
   if (error instanceof ValidationError) return 400;
   if (error instanceof ItemNotFoundError || error instanceof VersionNotFoundError) return 404;
   if (error instanceof VersionConflictError || error instanceof ItemExistsError) return 409;
+  if (error instanceof UnauthenticatedError) return 403;
   return 500;
 }
 

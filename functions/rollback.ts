@@ -1,29 +1,90 @@
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { createDynamoClient } from '../shared/aws/clients';
+import { requireLabelKey } from '../shared/aws/kms';
 import { loadConfig } from '../shared/core/config';
+import { UnauthenticatedError, ValidationError } from '../shared/core/errors';
+import { decodeItemKey } from '../shared/core/keys';
 import { createLogger } from '../shared/core/logger';
-import { parseRollbackRequest, type RollbackResult, RollbackService } from '../shared/writing/rollback';
+import {
+  MAX_PAYLOAD_BYTES,
+  parseRollbackRequest,
+  type RollbackRequest,
+  type RollbackResult,
+  RollbackService,
+} from '../shared/writing/rollback';
+import { type HttpEvent, httpError, isHttpEvent, json, onlyParams } from './http';
 
-const service = new RollbackService({ client: createDynamoClient(), config: loadConfig() });
+const config = requireLabelKey(loadConfig(), process.env);
+const service = new RollbackService({ client: createDynamoClient(), config });
 const logger = createLogger('rollback');
 
-/**
- * Invocation contract (README, "Rollback"). Errors are thrown: Lambda reports
- * them with `errorType` = the class name (ValidationError, VersionNotFoundError,
- * ItemNotFoundError, VersionConflictError), and nothing has been written.
- */
-export const handler = async (event: unknown): Promise<RollbackResult> => {
-  const request = parseRollbackRequest(event);
+async function run(request: RollbackRequest, caller?: string): Promise<RollbackResult> {
   try {
-    const result = await service.rollback(request);
+    const result = await service.rollback(request, caller !== undefined ? { caller } : {});
     logger.info('rollback', {
       key: result.key,
       restoredVersion: result.restoredVersion,
       newVersion: result.newVersion,
       dryRun: result.dryRun,
+      ...(caller !== undefined ? { caller } : {}),
     });
     return result;
   } catch (error) {
     logger.warn('rollback refused', { key: request.key, toVersion: request.toVersion, error: String(error) });
     throw error;
   }
+}
+
+/**
+ * Invocation contract (README, "Rollback"). Errors are thrown: Lambda reports
+ * them with `errorType` = the class name (ValidationError, VersionNotFoundError,
+ * ItemNotFoundError, VersionConflictError), and nothing has been written. The
+ * actor is the invoker's claim (`actorSource: claimed`).
+ */
+export const handler = async (event: unknown): Promise<RollbackResult> => run(parseRollbackRequest(event));
+
+/**
+ * `POST /items/{itemKey}/rollback` (IAM auth). The body is the invocation payload
+ * without `key` (the path names the item) and without `actor`: the actor is the
+ * IAM principal API Gateway authenticated (`actorSource: caller`).
+ */
+export const http = async (event: unknown) => {
+  try {
+    if (!isHttpEvent(event)) throw new ValidationError('not an API Gateway request');
+    const request = rollbackFromHttp(event);
+    const caller = event.requestContext?.identity?.userArn;
+    if (typeof caller !== 'string' || caller.length === 0)
+      throw new UnauthenticatedError(
+        'rollback over HTTP needs an IAM-signed request; none was authenticated',
+      );
+    return json(200, await run(request, caller));
+  } catch (error) {
+    return httpError(error, logger);
+  }
 };
+
+function rollbackFromHttp(event: HttpEvent): RollbackRequest {
+  onlyParams(event.queryStringParameters ?? {}, []);
+  const raw = event.body ?? '';
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  if (Buffer.byteLength(text) > MAX_PAYLOAD_BYTES)
+    throw new ValidationError(`request body is over ${MAX_PAYLOAD_BYTES} bytes`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text || 'null');
+  } catch {
+    throw new ValidationError('request body is not JSON');
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new ValidationError('request body must be a JSON object');
+  for (const field of ['key', 'actor'])
+    if (Object.hasOwn(body, field))
+      throw new ValidationError(
+        field === 'key'
+          ? 'the item is named by the path, not by "key" in the body'
+          : 'over HTTP the actor is the authenticated caller; "actor" is not accepted',
+      );
+  const itemKey = event.pathParameters?.itemKey ?? '';
+  const key = unmarshall(decodeItemKey(itemKey, config.keySchema), { wrapNumbers: true });
+  return parseRollbackRequest({ ...body, key });
+}

@@ -1,17 +1,20 @@
 import type { DynamoDBBatchResponse } from 'aws-lambda';
 import { createDynamoClient } from '../shared/aws/clients';
+import { requireLabelKey } from '../shared/aws/kms';
 import { emfLine } from '../shared/aws/metrics';
 import { loadConfig } from '../shared/core/config';
 import { MalformedRecordError } from '../shared/core/errors';
 import { createLogger } from '../shared/core/logger';
 import { HistoryWriter } from '../shared/recording/history-writer';
+import { streamTrustFromEnv } from '../shared/recording/stream-origin';
 
 // Built once per container: configuration is checked at cold start and fails fast.
 const dimensions = { Service: 'dynamo-history', Stage: process.env.STAGE ?? 'dev' };
 const writer = new HistoryWriter({
   client: createDynamoClient(),
-  config: loadConfig(),
+  config: requireLabelKey(loadConfig(), process.env),
   logger: createLogger('writeHistory'),
+  trust: streamTrustFromEnv(process.env),
 });
 
 /** DynamoDB Stream → history table, with a partial batch response (ReportBatchItemFailures). */

@@ -19,6 +19,7 @@ import { createLogger } from '../shared/core/logger';
 import { assertPortFree, type DynamoLocal, LocalStackError, startDynamoLocal } from './dynamodb-local';
 import { EventSourceMapping, FileCheckpointStore, MemoryCheckpointStore } from './event-source-mapping';
 import { lambdaInvoker } from './invokers';
+import { localLabelSecret } from './label-secret';
 import { ensureTables } from './tables';
 
 const ROOT = resolve(__dirname, '..');
@@ -129,12 +130,24 @@ async function main(): Promise<void> {
     say(`tables: ${tables.latest} (key ${keyAttributes}), ${tables.history}, ${tables.failures}`);
     if (retention) say(`retention: ${JSON.stringify(retention)} (history TTL attribute expiresAt)`);
 
+    const described = await client.send(new DescribeTableCommand({ TableName: tables.latest }));
+    const streamArn = described.Table?.LatestStreamArn;
+    if (!streamArn) throw new LocalStackError(`${tables.latest} has no stream`);
+    // writeHistory records only this stream (serverless.yml reads it through resources/tables.js).
+    const offlineEnv = {
+      ...env,
+      DYNAMO_HISTORY_LOCAL: '1',
+      LATEST_STREAM_ARN: streamArn,
+      // Rollback seals its labels with this secret and writeHistory checks them (AWS: a KMS key).
+      LABEL_SECRET: localLabelSecret(process.env),
+    };
+
     offline = spawn(
       join(ROOT, 'node_modules', '.bin', 'serverless'),
       ['offline', 'start', '--stage', stage],
       {
         cwd: ROOT,
-        env,
+        env: offlineEnv,
         stdio: ['ignore', 'inherit', 'inherit'],
         detached: true, // its own process group, so Ctrl-C handling can stop all of it
       },
@@ -164,9 +177,6 @@ async function main(): Promise<void> {
       endpoint: `http://127.0.0.1:${lambdaPort}`,
       maxAttempts: 1,
     });
-    const described = await client.send(new DescribeTableCommand({ TableName: tables.latest }));
-    const streamArn = described.Table?.LatestStreamArn;
-    if (!streamArn) throw new LocalStackError(`${tables.latest} has no stream`);
     mkdirSync(stateDir, { recursive: true });
     const onFailureLog = join(stateDir, 'stream-on-failure.jsonl');
     esm = new EventSourceMapping({

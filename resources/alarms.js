@@ -2,7 +2,7 @@
 // Alarms that say history is falling behind or losing records, sent to one SNS topic
 // (subscribe your pager to it). Included by serverless.yml next to the tables and roles.
 
-const FUNCTIONS = ['writeHistory', 'rollback', 'listVersions', 'getVersion', 'asOf', 'diff'];
+const FUNCTIONS = ['writeHistory', 'rollback', 'rollbackHttp', 'listVersions', 'getVersion', 'asOf', 'diff'];
 
 /**
  * @param {string} name

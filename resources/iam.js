@@ -35,6 +35,11 @@ const PERMISSIONS = {
     allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], arn('HistoryTable')),
     allow('WriteLatest', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'], arn('LatestTable')),
   ],
+  // The same rollback over HTTP (IAM auth): the actor is the caller API Gateway authenticated.
+  rollbackHttp: [
+    allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], arn('HistoryTable')),
+    allow('WriteLatest', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'], arn('LatestTable')),
+  ],
   listVersions: [allow('ReadHistory', ['dynamodb:Query'], arn('HistoryTable'))],
   getVersion: [allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], arn('HistoryTable'))],
   asOf: [

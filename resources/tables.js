@@ -148,7 +148,18 @@ async function cloudFormation({ resolveVariable }) {
   return { Resources: resources({ service, stage, keyAttributes, retention }) };
 }
 
+/**
+ * The recorded stream's ARN for writeHistory's LATEST_STREAM_ARN: the table's own
+ * stream in CloudFormation, or, for the local stack, the DynamoDB Local stream that
+ * local/start.ts found (it passes it as LATEST_STREAM_ARN, with DYNAMO_HISTORY_LOCAL=1).
+ */
+async function latestStreamArn() {
+  const local = process.env.DYNAMO_HISTORY_LOCAL === '1' ? process.env.LATEST_STREAM_ARN : undefined;
+  return local || { 'Fn::GetAtt': ['LatestTable', 'StreamArn'] };
+}
+
 module.exports = {
+  latestStreamArn,
   resources,
   tableNames,
   keyAttributesOf,

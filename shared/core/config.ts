@@ -1,4 +1,5 @@
 import { ConfigurationError } from './errors';
+import { HmacKey, type MacKey, parseSecret } from './mac';
 import type { KeySchema, KeyType, RetentionPolicy } from './types';
 
 /** Attribute names the writer library manages on latest-table items. */
@@ -32,6 +33,13 @@ export interface HistoryConfig {
    * keeps history forever. Recorded in every record's hash so verify can tell expiry from tampering.
    */
   retention: RetentionPolicy | undefined;
+  /**
+   * The key of rollback labels (README, "Threat model"): the rollback service MACs
+   * its label with it, writeHistory verifies it. `LABEL_SECRET` locally; in AWS the
+   * handlers set a KMS HMAC key (`LABEL_KMS_KEY_ID`). Without one, rollback refuses
+   * to run and writeHistory records no write as a rollback.
+   */
+  labelKey?: MacKey | undefined;
 }
 
 const NAME = /^[^\s,:]{1,255}$/;
@@ -128,6 +136,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HistoryConfig 
     streamTimeResolutionMs: resolution(env.STREAM_TIME_RESOLUTION_SECONDS),
     retention: parseRetention(env),
   };
+  const secret = env.LABEL_SECRET?.trim();
+  if (secret) config.labelKey = new HmacKey(parseSecret(secret, 'LABEL_SECRET'));
   config.actorAttribute = name(env, 'ACTOR_ATTRIBUTE', config.attributes.modifiedBy);
   const managed = Object.values(config.attributes);
   if (new Set(managed).size !== managed.length) {

@@ -132,6 +132,28 @@ export class ImageTooLargeError extends HistoryError {
   }
 }
 
+/**
+ * A stream record that did not come from the stream this writer records: another
+ * stream's ARN (`record.foreignStream`), or a time no record still in the stream can
+ * carry (`record.outOfWindow`). Parked whole, never retried, never recorded.
+ */
+export class UntrustedRecordError extends HistoryError {
+  constructor(
+    code: 'record.foreignStream' | 'record.outOfWindow',
+    message: string,
+    details: Record<string, unknown> = {},
+  ) {
+    super(code, message, details);
+  }
+}
+
+/** A request that needs the caller's identity and has none (an IAM-authenticated route without one): 403. */
+export class UnauthenticatedError extends HistoryError {
+  constructor(message: string) {
+    super('auth.unauthenticated', message);
+  }
+}
+
 /** Configuration missing or wrong at cold start. */
 export class ConfigurationError extends HistoryError {
   constructor(message: string, options?: ErrorOptions) {
@@ -143,6 +165,7 @@ export class ConfigurationError extends HistoryError {
 export function isPermanent(error: unknown): boolean {
   return (
     error instanceof MalformedRecordError ||
+    error instanceof UntrustedRecordError ||
     error instanceof ImageTooLargeError ||
     error instanceof IntegrityError ||
     error instanceof HistoryFullError ||

@@ -47,6 +47,10 @@ export interface HistoryRecord {
   declaredVersion?: string;
   restoredFrom?: number;
   reason?: string;
+  /** On rollbacks: `caller` when `actor` is the IAM identity of the request, `claimed` when it is the invoker's text. */
+  actorSource?: 'caller' | 'claimed';
+  /** The write carried a rollback label that did not verify (forged, replayed or for another version). */
+  labelRejected?: boolean;
   /** The retention policy in force when the record was written; part of the hash. */
   retention?: RetentionPolicy;
   /** TTL attribute (epoch seconds), set once the record has left the retention window. Not hashed. */

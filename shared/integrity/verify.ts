@@ -44,6 +44,8 @@ export interface VerifyReport {
   truncated: number;
   /** SHA-256 over every item's recomputed chain (see {@link digestLine}): store it, and compare it later. */
   digest: string;
+  /** Every item's {@link digestLine}, sorted: what a signed digest keeps, so that each chain head can be checked later. */
+  lines: string[];
 }
 
 export interface ChainCheck {
@@ -423,6 +425,7 @@ export class Verifier {
       findings,
       truncated,
       digest: digestOf(lines),
+      lines: [...lines].sort(),
     };
   }
 

@@ -63,6 +63,10 @@ export interface RecordView {
   declaredVersion?: string;
   restoredFrom?: number;
   reason?: string;
+  /** On rollbacks: whether `actor` is the caller's IAM identity (`caller`) or the invoker's claim (`claimed`). */
+  actorSource?: 'caller' | 'claimed';
+  /** The write claimed to be a rollback and its label did not verify. */
+  labelRejected?: true;
   eventId?: string;
   sequenceNumber?: string;
   /** The retention policy the record was written under. */
@@ -91,6 +95,8 @@ export function toView(record: HistoryRecord): RecordView {
     if (record[name] !== undefined) view[name] = record[name];
   }
   if (record.restoredFrom !== undefined) view.restoredFrom = record.restoredFrom;
+  if (record.actorSource !== undefined) view.actorSource = record.actorSource;
+  if (record.labelRejected) view.labelRejected = true;
   if (record.retention) view.retention = record.retention;
   if (record.expiresAt !== undefined) view.expiresAt = new Date(record.expiresAt * 1000).toISOString();
   return view;

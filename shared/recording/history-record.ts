@@ -10,6 +10,7 @@ import { decodeVersion, encodeVersion } from '../core/keys';
 import type { AttributeMap, HistoryRecord, Operation, Source } from '../core/types';
 import { fromWireMap } from '../core/wire';
 import { chainHashV1, HASH_FORMAT, itemHash } from './chain-hash';
+import type { LabelVerdict } from './rollback-label';
 import type { StreamChange } from './stream-record';
 
 /** What the builder needs to know of an item's newest history record. */
@@ -46,6 +47,8 @@ export interface Change {
   eventId: string;
   sequenceNumber?: string | undefined;
   isTtlDelete?: boolean;
+  /** What the rollback label the write claims proves; only the stream's changes carry one. */
+  label?: LabelVerdict | undefined;
 }
 
 /** A stream change as the builder takes it. */
@@ -59,6 +62,7 @@ export const streamChange = (change: StreamChange): Change => ({
   eventId: change.eventId,
   sequenceNumber: change.sequenceNumber,
   isTtlDelete: change.isTtlDelete,
+  label: change.label,
 });
 
 /**
@@ -185,14 +189,14 @@ export function buildRecord(
   if (!Number.isSafeInteger(versionNumber)) {
     throw new IntegrityError(`version of ${change.itemKey} overflows`, { itemKey: change.itemKey });
   }
-  // A rollback stamps its context with the version it wrote; any other version ignores it.
-  const context = own(change.newImage, config.attributes.context)?.M;
-  const isRollback =
-    stream &&
-    change.op !== 'REMOVE' &&
-    own(context, 'source')?.S === 'rollback' &&
-    own(context, 'version')?.N === String(versionNumber);
-  if (isRollback) source = 'rollback';
+  // A rollback label counts only when its MAC was verified and it names exactly this version:
+  // a label copied onto a later write names a version history already holds.
+  const { label } = change;
+  const rollback =
+    stream && change.op !== 'REMOVE' && label?.verified && label.label.version === versionNumber
+      ? label.label
+      : undefined;
+  if (rollback) source = 'rollback';
   const image = historyImage(change.newImage, config);
   const recordedAt = new Date(Math.max(change.atMs, head?.recordedAtMs ?? 0)).toISOString();
   const record: Omit<HistoryRecord, 'hash'> = {
@@ -210,14 +214,18 @@ export function buildRecord(
   if (change.sequenceNumber !== undefined) record.sequenceNumber = change.sequenceNumber;
   if (head) record.prevVersion = head.versionNumber;
   if (image) record.image = image;
-  if (isRollback && context) {
-    const restoredFrom = Number(own(context, 'restoredFrom')?.N);
-    if (Number.isSafeInteger(restoredFrom)) record.restoredFrom = restoredFrom;
-    const reason = own(context, 'reason')?.S;
-    if (reason !== undefined) record.reason = reason;
+  if (rollback) {
+    record.restoredFrom = rollback.restoredFrom;
+    if (rollback.reason !== undefined) record.reason = rollback.reason;
+    // The label's actor, and how it is known: the caller's IAM identity, or what the invoker claimed.
+    if (rollback.actor !== undefined) record.actor = rollback.actor;
+    record.actorSource = rollback.actorSource;
+  } else {
+    const actor = actorOf(change, config);
+    if (actor !== undefined) record.actor = actor;
+    // A write that claimed to be a rollback without a valid label for this version says so, in the hash.
+    if (stream && label) record.labelRejected = true;
   }
-  const actor = actorOf(change, config);
-  if (actor !== undefined) record.actor = actor;
   if (declaredVersion !== undefined) record.declaredVersion = declaredVersion;
   return sealRecord(record, config);
 }
@@ -311,6 +319,8 @@ export function toHistoryItem(record: HistoryRecord): AttributeMap {
   if (record.declaredVersion !== undefined) item.declaredVersion = s(record.declaredVersion);
   if (record.restoredFrom !== undefined) item.restoredFrom = { N: String(record.restoredFrom) };
   if (record.reason !== undefined) item.reason = s(record.reason);
+  if (record.actorSource !== undefined) item.actorSource = s(record.actorSource);
+  if (record.labelRejected) item.labelRejected = { BOOL: true };
   if (record.retention?.days !== undefined) item.retentionDays = { N: String(record.retention.days) };
   if (record.retention?.versions !== undefined)
     item.retentionVersions = { N: String(record.retention.versions) };
@@ -364,6 +374,9 @@ export function fromHistoryItem(item: AttributeMap): HistoryRecord {
     if (value !== undefined) record[name] = value;
   }
   if (item.restoredFrom?.N !== undefined) record.restoredFrom = Number(item.restoredFrom.N);
+  const actorSource = str(item, 'actorSource');
+  if (actorSource === 'caller' || actorSource === 'claimed') record.actorSource = actorSource;
+  if (item.labelRejected?.BOOL === true) record.labelRejected = true;
   const days = item.retentionDays?.N;
   const versions = item.retentionVersions?.N;
   if (days !== undefined || versions !== undefined) {

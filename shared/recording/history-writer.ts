@@ -28,6 +28,8 @@ import {
   toHistoryItem,
 } from './history-record';
 import { applyExits, windowExits } from './retention';
+import { claimedLabel, type LabelVerdict, verifyLabel } from './rollback-label';
+import { checkOrigin, type StreamTrust } from './stream-origin';
 import {
   compareSequenceNumbers,
   parseStreamRecord,
@@ -67,6 +69,12 @@ export interface HistoryWriterOptions {
   /** Items processed in parallel; records of one item are always sequential. */
   concurrency?: number;
   clock?: () => Date;
+  /**
+   * The stream this writer records. When given (the Lambda handler always gives it),
+   * a record from any other source, or dated outside what the stream holds, is
+   * parked instead of recorded (see {@link checkOrigin}).
+   */
+  trust?: StreamTrust;
 }
 
 /** The newest records of an item's history, newest first, checked against their hashes. */
@@ -202,6 +210,7 @@ export class HistoryWriter {
   private readonly logger: Logger;
   private readonly concurrency: number;
   private readonly clock: () => Date;
+  private readonly trust: StreamTrust | undefined;
 
   constructor(options: HistoryWriterOptions) {
     this.client = options.client;
@@ -209,6 +218,7 @@ export class HistoryWriter {
     this.logger = options.logger ?? silentLogger;
     this.concurrency = options.concurrency ?? 16;
     this.clock = options.clock ?? (() => new Date());
+    this.trust = options.trust;
   }
 
   async recordBatch(rawRecords: readonly unknown[]): Promise<BatchResult> {
@@ -227,6 +237,7 @@ export class HistoryWriter {
       let change: StreamChange;
       try {
         change = parseStreamRecord(raw, this.config.keySchema);
+        if (this.trust) checkOrigin(raw, change, this.trust, this.clock().getTime());
       } catch (error) {
         const parked = await this.park(raw, undefined, error as HistoryError);
         if (parked) stats.parked++;
@@ -355,6 +366,27 @@ export class HistoryWriter {
   }
 
   /**
+   * What a rollback label the change carries proves (see `rollback-label.ts`);
+   * undefined when the write claims none. Costs a KMS call only for such writes.
+   */
+  private async labelOf(change: StreamChange): Promise<LabelVerdict | undefined> {
+    const claim = claimedLabel(change.newImage, change.oldImage, this.config);
+    if (!claim) return undefined;
+    const verdict = await verifyLabel(
+      this.config.labelKey,
+      this.config.latestTableName,
+      change.itemKey,
+      claim,
+    );
+    if (!verdict.verified)
+      this.logger.warn('rollback label rejected: recorded as a plain write', {
+        itemKey: change.itemKey,
+        eventId: change.eventId,
+      });
+    return verdict;
+  }
+
+  /**
    * Re-drives one parked stream record (repair), in order or not at all:
    * `recorded` once appended, `already-recorded` when history holds it,
    * `superseded` when history already holds later changes of the item (or a
@@ -410,7 +442,7 @@ export class HistoryWriter {
     head: ChainHead | undefined,
     attempt = 0,
   ): Promise<{ head: ChainHead; duplicate: boolean }> {
-    const record = buildHistoryRecord(change, head, this.config);
+    const record = buildHistoryRecord({ ...change, label: await this.labelOf(change) }, head, this.config);
     let outcome: PutOutcome;
     try {
       outcome = await putHistoryItem(

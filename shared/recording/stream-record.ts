@@ -4,6 +4,7 @@ import { encodeItemKey, keyOf } from '../core/keys';
 import { type Infer, number, object, oneOf, optional, record, string, unknown } from '../core/schema';
 import type { AttributeMap, KeySchema, Operation } from '../core/types';
 import { fromWireMap, WireFormatError } from '../core/wire';
+import type { LabelVerdict } from './rollback-label';
 
 /** A DynamoDB stream record as Lambda receives it, checked and decoded. */
 export interface StreamChange {
@@ -19,6 +20,8 @@ export interface StreamChange {
   createdAtMs: number;
   /** A TTL deletion by DynamoDB itself. */
   isTtlDelete: boolean;
+  /** Set by the writer: what the rollback label the write claims proves, if it claims one. */
+  label?: LabelVerdict | undefined;
 }
 
 const attributeMap = record(unknown);

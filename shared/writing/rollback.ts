@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { HistoryConfig } from '../core/config';
-import { ItemNotFoundError, ValidationError, VersionConflictError } from '../core/errors';
+import { ConfigurationError, ItemNotFoundError, ValidationError, VersionConflictError } from '../core/errors';
 import {
   boolean,
   type Infer,
@@ -15,6 +15,7 @@ import {
 import type { AttributeMap } from '../core/types';
 import { HistoryReader } from '../reading/audit';
 import { imageToJson, type Json } from '../reading/json-values';
+import { sealLabel } from '../recording/rollback-label';
 import { type Item, VersionedTable } from './versioned-table';
 
 /** The largest rollback payload accepted, in bytes of JSON. */
@@ -83,9 +84,11 @@ export class RollbackService {
   private readonly reader: HistoryReader;
   private readonly table: VersionedTable;
   private readonly clock: () => Date;
+  private readonly config: HistoryConfig;
 
   constructor(options: { client: DynamoDBClient; config: HistoryConfig; clock?: () => Date }) {
     const { client, config } = options;
+    this.config = config;
     this.clock = options.clock ?? (() => new Date());
     this.reader = new HistoryReader({ client, config });
     this.table = new VersionedTable({
@@ -101,7 +104,12 @@ export class RollbackService {
   /**
    * @throws ValidationError, ItemNotFoundError (no history), VersionNotFoundError, VersionConflictError
    */
-  async rollback(request: RollbackRequest): Promise<RollbackResult> {
+  async rollback(request: RollbackRequest, options: { caller?: string } = {}): Promise<RollbackResult> {
+    const { labelKey } = this.config;
+    if (!labelKey)
+      throw new ConfigurationError(
+        'rollback needs a label key (LABEL_KMS_KEY_ID or LABEL_SECRET) so that history can tell its label from a forgery',
+      );
     const { itemKey } = this.table.commands.key(request.key);
     const target = await this.reader.getVersion(itemKey, request.toVersion);
     const head = await this.reader.latest(itemKey);
@@ -143,6 +151,15 @@ export class RollbackService {
       return { ...result, image: null };
     }
 
+    // Where the caller is known (an IAM-authenticated request) it is the actor; otherwise the invoker's text is.
+    const actor = options.caller ?? request.actor;
+    const label = await sealLabel(labelKey, this.config.latestTableName, itemKey, {
+      version: newVersion,
+      restoredFrom: request.toVersion,
+      reason: request.reason,
+      actor,
+      actorSource: options.caller !== undefined ? 'caller' : 'claimed',
+    });
     const { input } = this.table.commands.restore(target.image, {
       current,
       newVersion,
@@ -150,11 +167,8 @@ export class RollbackService {
       createdAt:
         createdAtOf(currentImage, this.table.commands.attributes.createdAt) ??
         createdAtOf(target.image, this.table.commands.attributes.createdAt),
-      actor: request.actor,
-      context: {
-        restoredFrom: request.toVersion,
-        ...(request.reason !== undefined ? { reason: request.reason } : {}),
-      },
+      actor,
+      label,
     });
     if (!request.dryRun) await this.table.restore(input, itemKey, current);
     const written = { ...(input.Item as AttributeMap) };

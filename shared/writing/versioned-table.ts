@@ -299,8 +299,9 @@ export class VersionedCommands {
       newVersion: number;
       now: Date;
       createdAt: string | undefined;
-      actor?: string;
-      context: { restoredFrom: number; reason?: string };
+      actor?: string | undefined;
+      /** The sealed rollback label (`sealLabel`), stored in the context attribute. */
+      label: AttributeValue;
     },
   ): { input: PutItemCommandInput; itemKey: string } {
     const managed = new Set(this.managedNames());
@@ -308,13 +309,7 @@ export class VersionedCommands {
     const itemKey = encodeItemKey(keyOf(data, this.keySchema), this.keySchema);
     const nowIso = options.now.toISOString();
     const item = this.stamp(data, options.newVersion, options.createdAt ?? nowIso, nowIso, options.actor);
-    const context: AttributeMap = {
-      source: { S: 'rollback' },
-      version: { N: String(options.newVersion) },
-      restoredFrom: { N: String(options.context.restoredFrom) },
-    };
-    if (options.context.reason !== undefined) context.reason = { S: options.context.reason };
-    item[this.attributes.context] = { M: context };
+    item[this.attributes.context] = options.label;
     this.checkSize(item, itemKey);
     const expr = new ExpressionBuilder();
     const condition =

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createConnection } from 'node:net';
 import {
   DeleteItemCommand,
+  DescribeTableCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -14,7 +15,7 @@ import { chainProblems } from '../helpers/chain';
 import { runCli } from '../helpers/cli';
 import { readHistory, waitForHistory } from '../helpers/dynamo';
 import { type Stack, startStack } from '../helpers/stack';
-import { N, S, streamRecord } from '../helpers/stream-records';
+import { N, type RecordSpec, S, streamRecord } from '../helpers/stream-records';
 
 // DynamoDB Local accepts only letters and digits in an access key id.
 const credentials = { accessKeyId: 'someoneElse', secretAccessKey: 'x' };
@@ -41,11 +42,17 @@ const portOpen = (url: string) =>
 describe('npm start stack (DynamoDB Local + serverless-offline + local event source mapping)', () => {
   let stack: Stack;
   let dynamo: DynamoDBClient;
+  let streamArn: string;
+  /** A record as the stack's own stream would carry it: its ARN, dated now. */
+  const trusted = (spec: RecordSpec) =>
+    streamRecord({ arn: streamArn, at: Math.floor(Date.now() / 1000), ...spec });
 
   beforeAll(async () => {
     stack = await startStack();
     // Other credentials than the stack's: -sharedDb makes the same tables visible to any client.
     dynamo = new DynamoDBClient({ endpoint: stack.dynamoEndpoint, region: 'eu-west-1', credentials });
+    const described = await dynamo.send(new DescribeTableCommand({ TableName: LATEST }));
+    streamArn = described.Table?.LatestStreamArn ?? '';
   }, 180_000);
 
   afterAll(async () => {
@@ -117,11 +124,11 @@ describe('npm start stack (DynamoDB Local + serverless-offline + local event sou
 
   it('answers a direct invoke of writeHistory on the Lambda port, skipping duplicates and parking malformed records', async () => {
     const lambda = new LambdaClient({ endpoint: stack.lambdaEndpoint, region: 'us-east-1', credentials });
-    const first = streamRecord({
+    const first = trusted({
       keys: { id: S('synthetic') },
       newImage: { id: S('synthetic'), version: N(1) },
     });
-    const malformed = streamRecord({
+    const malformed = trusted({
       keys: { id: S('synthetic-bad') },
       newImage: { id: S('synthetic-bad'), x: { N: 'abc' } },
     });
@@ -486,9 +493,9 @@ describe('npm start stack (DynamoDB Local + serverless-offline + local event sou
       ['a text timestamp', { ApproximateCreationDateTime: 'yesterday' }],
       ['a missing NewImage on INSERT', { NewImage: undefined }],
     ])('parks a record with %s and reports success for the rest of the batch', async (_case, change) => {
-      const bad = streamRecord({ keys: { id: S('r6') }, newImage: { id: S('r6'), version: N(1) } });
+      const bad = trusted({ keys: { id: S('r6') }, newImage: { id: S('r6'), version: N(1) } });
       Object.assign(bad.dynamodb, change);
-      const good = streamRecord({
+      const good = trusted({
         keys: { id: S('r6-good') },
         newImage: { id: S('r6-good'), version: N(1) },
       });
@@ -499,10 +506,40 @@ describe('npm start stack (DynamoDB Local + serverless-offline + local event sou
       expect((await history(dynamo, 'r6-good')).map((r) => r.eventId)).toContain(good.eventID);
     });
 
+    it.each<[string, string, Partial<RecordSpec>]>([
+      [
+        'another stream',
+        'record.foreignStream',
+        { arn: 'arn:aws:dynamodb:us-east-1:123456789012:table/other/stream/2026-01-01T00:00:00.000' },
+      ],
+      ['no event source', 'record.foreignStream', { arn: '' }],
+      ['a date in 2100', 'record.outOfWindow', { at: 4_102_444_800 }],
+      [
+        'a date older than the stream keeps records',
+        'record.outOfWindow',
+        { at: Math.floor(Date.now() / 1000) - 26 * 3600 },
+      ],
+    ])('parks a forged record from %s (%s), recording nothing of it', async (_case, code, forged) => {
+      const id = `forged-${code}-${Math.random().toString(36).slice(2)}`;
+      const record = trusted({ keys: { id: S(id) }, newImage: { id: S(id), version: N(1) }, ...forged });
+      const { functionError, body } = await invoke({ Records: [record] });
+      expect(functionError).toBeUndefined();
+      expect(body).toEqual({ batchItemFailures: [] });
+      expect(await history(dynamo, id)).toEqual([]);
+      const parked = await dynamo.send(
+        new GetItemCommand({
+          TableName: 'dynamo-history-dev-failures',
+          Key: { failureId: { S: record.eventID } },
+          ConsistentRead: true,
+        }),
+      );
+      expect(parked.Item?.errorCode?.S).toBe(code);
+    });
+
     it('parks an image too large even compressed', async () => {
       // Random bytes barely compress: 400 KB of them cannot fit a history item even gzipped.
       const noise = randomBytes(400 * 1024).toString('base64');
-      const big = streamRecord({
+      const big = trusted({
         keys: { id: S('r6-big') },
         newImage: { id: S('r6-big'), body: { B: noise } },
       });

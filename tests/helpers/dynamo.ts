@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   DescribeTableCommand,
   DynamoDBClient,
@@ -56,6 +56,8 @@ export async function createTestTables(
     KEY_ATTRIBUTES: keyAttributes,
     // DynamoDB Local dates stream records to the minute.
     STREAM_TIME_RESOLUTION_SECONDS: '60',
+    // A fresh rollback-label key per test's tables, as the local stack makes one per state folder.
+    LABEL_SECRET: randomBytes(32).toString('hex'),
     ...env,
   });
   return { tables, config };

@@ -46,6 +46,8 @@ export async function startPipeline(
     client: options.writerClient ?? client,
     config,
     logger: process.env.DEBUG_ESM ? createLogger('writer', 'info') : undefined,
+    // As writeHistory runs: only this stream's records, dated as the stream can date them.
+    trust: { streamArn },
   });
   const events: LambdaStreamEvent[] = [];
   const onFailure: OnFailureRecord[] = [];

@@ -14,6 +14,8 @@ export interface RecordSpec {
   /** Epoch seconds. */
   at?: number;
   ttl?: boolean;
+  /** The event source; a made-up stream's ARN unless given. */
+  arn?: string;
 }
 
 /**
@@ -30,7 +32,8 @@ export function streamRecord(spec: RecordSpec = {}): LambdaStreamRecord {
     eventVersion: '1.1',
     eventSource: 'aws:dynamodb',
     awsRegion: 'us-east-1',
-    eventSourceARN: 'arn:aws:dynamodb:us-east-1:123456789012:table/latest/stream/2026-01-01T00:00:00.000',
+    eventSourceARN:
+      spec.arn ?? 'arn:aws:dynamodb:us-east-1:123456789012:table/latest/stream/2026-01-01T00:00:00.000',
     dynamodb: {
       ApproximateCreationDateTime: spec.at ?? 1_795_000_000,
       Keys: keys,

@@ -219,7 +219,49 @@ describe('CloudFormation from `serverless package` (offline)', () => {
 
   it('puts IAM auth on every HTTP route', () => {
     const methods = Object.values(prod.Resources).filter((r) => r.Type === 'AWS::ApiGateway::Method');
-    expect(methods).toHaveLength(4);
+    expect(methods).toHaveLength(5);
     for (const m of methods) expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
+  });
+
+  it('tells writeHistory its one trusted stream, and the rollback functions and writeHistory the label key', () => {
+    const env = (fn: string) =>
+      (prod.Resources[fn]?.Properties.Environment as { Variables: Record<string, unknown> } | undefined)
+        ?.Variables ?? {};
+    expect(env('WriteHistoryLambdaFunction').LATEST_STREAM_ARN).toEqual({
+      'Fn::GetAtt': ['LatestTable', 'StreamArn'],
+    });
+    for (const fn of ['WriteHistoryLambdaFunction', 'RollbackLambdaFunction', 'RollbackHttpLambdaFunction']) {
+      expect(env(fn).LABEL_KMS_KEY_ID).toEqual({ 'Fn::GetAtt': ['LabelKey', 'Arn'] });
+      // No secret from the deployer's environment ever reaches a deployed function.
+      expect(env(fn).LABEL_SECRET).toBe('');
+    }
+  });
+
+  it('lets only the rollback roles make label MACs and only writeHistory check them', () => {
+    const key = prod.Resources.LabelKey as Resource;
+    expect(key.Properties).toMatchObject({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' });
+    const statements = (
+      key.Properties.KeyPolicy as { Statement: (Statement & { Principal: { AWS: unknown } })[] }
+    ).Statement;
+    const principalsOf = (action: string) =>
+      statements
+        .filter((s) => actions(s).includes(action))
+        .flatMap((s) => (Array.isArray(s.Principal.AWS) ? s.Principal.AWS : [s.Principal.AWS]))
+        .map((p) => JSON.stringify(p));
+    expect(principalsOf('kms:GenerateMac').sort()).toEqual(
+      [{ 'Fn::GetAtt': ['RollbackRole', 'Arn'] }, { 'Fn::GetAtt': ['RollbackHttpRole', 'Arn'] }]
+        .map((p) => JSON.stringify(p))
+        .sort(),
+    );
+    expect(principalsOf('kms:VerifyMac')).toEqual([
+      JSON.stringify({ 'Fn::GetAtt': ['WriteHistoryRole', 'Arn'] }),
+    ]);
+    // The account administers the key but cannot use it through that statement.
+    for (const s of statements)
+      expect(
+        actions(s).some(
+          (a) => ['kms:*', 'kms:GenerateMac', 'kms:VerifyMac'].includes(a) && s.Sid?.startsWith('Account'),
+        ),
+      ).toBe(false);
   });
 });
