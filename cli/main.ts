@@ -2,7 +2,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { LOCAL_LABEL_SECRET_FILE } from '../local/label-secret';
+import { LOCAL_LABEL_SECRET_FILE } from '../local/keys';
 import { createDynamoClient } from '../shared/aws/clients';
 import { requireLabelKey } from '../shared/aws/kms';
 import { type HistoryConfig, loadConfig } from '../shared/core/config';

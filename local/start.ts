@@ -19,7 +19,7 @@ import { createLogger } from '../shared/core/logger';
 import { assertPortFree, type DynamoLocal, LocalStackError, startDynamoLocal } from './dynamodb-local';
 import { EventSourceMapping, FileCheckpointStore, MemoryCheckpointStore } from './event-source-mapping';
 import { lambdaInvoker } from './invokers';
-import { localLabelSecret } from './label-secret';
+import { LOCAL_DIGEST_DIR, localDigestKey, localLabelSecret } from './keys';
 import { ensureTables } from './tables';
 
 const ROOT = resolve(__dirname, '..');
@@ -134,12 +134,16 @@ async function main(): Promise<void> {
     const streamArn = described.Table?.LatestStreamArn;
     if (!streamArn) throw new LocalStackError(`${tables.latest} has no stream`);
     // writeHistory records only this stream (serverless.yml reads it through resources/tables.js).
+    const digestKey = localDigestKey();
     const offlineEnv = {
       ...env,
       DYNAMO_HISTORY_LOCAL: '1',
       LATEST_STREAM_ARN: streamArn,
       // Rollback seals its labels with this secret and writeHistory checks them (AWS: a KMS key).
       LABEL_SECRET: localLabelSecret(process.env),
+      // publishDigest signs with a local Ed25519 key and keeps digests in a local folder (AWS: KMS and S3 Object Lock).
+      DIGEST_KEY_FILE: digestKey.keyFile,
+      DIGEST_DIR: LOCAL_DIGEST_DIR,
     };
 
     offline = spawn(
@@ -192,6 +196,7 @@ async function main(): Promise<void> {
       logger: createLogger('event-source-mapping', process.env.LOG_LEVEL ?? 'warn'),
     });
     esm.start();
+    say(`digests: signed with ${digestKey.keyFile} (check with ${digestKey.publicKeyFile}), kept in ${LOCAL_DIGEST_DIR}`);
     say(`stream mapping: ${streamArn} → ${SERVICE}-${stage}-writeHistory (batch ${mapping.batchSize})`);
     say(
       `ready. AWS_ENDPOINT_URL_DYNAMODB=${dynamo.endpoint}  HTTP http://localhost:${httpPort}  Lambda http://localhost:${lambdaPort}`,

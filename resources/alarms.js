@@ -2,7 +2,16 @@
 // Alarms that say history is falling behind or losing records, sent to one SNS topic
 // (subscribe your pager to it). Included by serverless.yml next to the tables and roles.
 
-const FUNCTIONS = ['writeHistory', 'rollback', 'rollbackHttp', 'listVersions', 'getVersion', 'asOf', 'diff'];
+const FUNCTIONS = [
+  'writeHistory',
+  'rollback',
+  'rollbackHttp',
+  'publishDigest',
+  'listVersions',
+  'getVersion',
+  'asOf',
+  'diff',
+];
 
 /**
  * @param {string} name
@@ -58,6 +67,22 @@ function alarms({ service = 'dynamo-history', stage = 'dev' } = {}) {
         ],
         Statistic: 'Sum',
         Period: 300,
+        EvaluationPeriods: 1,
+        Threshold: 0,
+      },
+    ),
+    DigestFindingsAlarm: alarm(
+      `${prefix}-digest-findings`,
+      'verify found findings while publishing the signed digest: run dynamo-history verify.',
+      {
+        Namespace: 'DynamoHistory',
+        MetricName: 'DigestFindings',
+        Dimensions: [
+          { Name: 'Service', Value: service },
+          { Name: 'Stage', Value: stage },
+        ],
+        Statistic: 'Maximum',
+        Period: 3600,
         EvaluationPeriods: 1,
         Threshold: 0,
       },

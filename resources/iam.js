@@ -40,6 +40,14 @@ const PERMISSIONS = {
     allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], arn('HistoryTable')),
     allow('WriteLatest', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'], arn('LatestTable')),
   ],
+  // The scheduled digest: verify reads every table whole, then one write-once object in the digest bucket.
+  publishDigest: [
+    allow('ReadHistory', ['dynamodb:Scan'], arn('HistoryTable')),
+    allow('ReadLatest', ['dynamodb:Scan'], arn('LatestTable')),
+    allow('ReadFailures', ['dynamodb:Scan'], arn('FailuresTable')),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not JavaScript.
+    allow('StoreDigest', ['s3:PutObject'], { 'Fn::Sub': '${DigestBucket.Arn}/digests/*' }),
+  ],
   listVersions: [allow('ReadHistory', ['dynamodb:Query'], arn('HistoryTable'))],
   getVersion: [allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], arn('HistoryTable'))],
   asOf: [

@@ -5,6 +5,11 @@
 // The key policy names the roles directly (the roles' own policies do not mention the key:
 // naming it there as well would make the key and the roles depend on each other).
 
+// - DigestSigningKey (KMS ECC_NIST_P256): only publishDigest may Sign; anyone in the account
+//   may read the public key and Verify, so a digest can be checked without trusting this stack.
+// - DigestBucket (S3 Object Lock, compliance mode): a stored digest cannot be overwritten or
+//   deleted by anyone, the account's root user included, until its retention ends.
+
 /** Functions that seal rollback labels, and the one that checks them. */
 const LABEL_SIGNERS = ['rollback', 'rollbackHttp'];
 const LABEL_VERIFIERS = ['writeHistory'];
@@ -30,11 +35,86 @@ const ADMIN_ACTIONS = [
   'kms:CancelKeyDeletion',
 ];
 
+/** @param {string} sid @param {string[]} actions @param {unknown} principal */
+const keyStatement = (sid, actions, principal) => ({
+  Sid: sid,
+  Effect: 'Allow',
+  Principal: { AWS: principal },
+  Action: actions,
+  Resource: '*',
+});
+// biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder.
+const ACCOUNT = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' };
+
 /**
- * @param {{ service?: string, stage?: string }} [options]
+ * @param {{ service?: string, stage?: string, digestRetentionDays?: number }} [options]
  */
-function securityResources({ service = 'dynamo-history', stage = 'dev' } = {}) {
+function securityResources({ service = 'dynamo-history', stage = 'dev', digestRetentionDays = 365 } = {}) {
   return {
+    DigestSigningKey: {
+      Type: 'AWS::KMS::Key',
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        Description: `${service}-${stage}: signs history digests (publishDigest only)`,
+        KeySpec: 'ECC_NIST_P256',
+        KeyUsage: 'SIGN_VERIFY',
+        KeyPolicy: {
+          Version: '2012-10-17',
+          Statement: [
+            keyStatement('AccountAdministersTheKey', ADMIN_ACTIONS, ACCOUNT),
+            keyStatement('AnyoneInTheAccountChecks', ['kms:GetPublicKey', 'kms:Verify'], ACCOUNT),
+            keyStatement('PublishDigestSigns', ['kms:Sign'], [roleArn('publishDigest')]),
+          ],
+        },
+      },
+    },
+    DigestBucket: {
+      Type: 'AWS::S3::Bucket',
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        ObjectLockEnabled: true,
+        ObjectLockConfiguration: {
+          ObjectLockEnabled: 'Enabled',
+          Rule: { DefaultRetention: { Mode: 'COMPLIANCE', Days: digestRetentionDays } },
+        },
+        VersioningConfiguration: { Status: 'Enabled' },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      },
+    },
+    DigestBucketPolicy: {
+      Type: 'AWS::S3::BucketPolicy',
+      Properties: {
+        Bucket: { Ref: 'DigestBucket' },
+        PolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'TlsOnly',
+              Effect: 'Deny',
+              Principal: '*',
+              Action: 's3:*',
+              Resource: [
+                { 'Fn::GetAtt': ['DigestBucket', 'Arn'] },
+                // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder.
+                { 'Fn::Sub': '${DigestBucket.Arn}/*' },
+              ],
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            },
+          ],
+        },
+      },
+    },
     LabelKey: {
       Type: 'AWS::KMS::Key',
       DeletionPolicy: 'Retain',
@@ -46,28 +126,9 @@ function securityResources({ service = 'dynamo-history', stage = 'dev' } = {}) {
         KeyPolicy: {
           Version: '2012-10-17',
           Statement: [
-            {
-              Sid: 'AccountAdministersTheKey',
-              Effect: 'Allow',
-              // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder.
-              Principal: { AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } },
-              Action: ADMIN_ACTIONS,
-              Resource: '*',
-            },
-            {
-              Sid: 'RollbackSealsLabels',
-              Effect: 'Allow',
-              Principal: { AWS: LABEL_SIGNERS.map(roleArn) },
-              Action: ['kms:GenerateMac'],
-              Resource: '*',
-            },
-            {
-              Sid: 'WriteHistoryChecksLabels',
-              Effect: 'Allow',
-              Principal: { AWS: LABEL_VERIFIERS.map(roleArn) },
-              Action: ['kms:VerifyMac'],
-              Resource: '*',
-            },
+            keyStatement('AccountAdministersTheKey', ADMIN_ACTIONS, ACCOUNT),
+            keyStatement('RollbackSealsLabels', ['kms:GenerateMac'], LABEL_SIGNERS.map(roleArn)),
+            keyStatement('WriteHistoryChecksLabels', ['kms:VerifyMac'], LABEL_VERIFIERS.map(roleArn)),
           ],
         },
       },
@@ -89,6 +150,13 @@ const labelKmsKeyId = async () =>
 /** LABEL_SECRET: the local stack's label secret; empty in AWS. */
 const labelSecret = async () => localOnly('LABEL_SECRET');
 
+/** DIGEST_KMS_KEY_ID and DIGEST_BUCKET in AWS; empty locally, where DIGEST_KEY_FILE and DIGEST_DIR are used. */
+const digestKmsKeyId = async () =>
+  process.env.DYNAMO_HISTORY_LOCAL === '1' ? '' : { 'Fn::GetAtt': ['DigestSigningKey', 'Arn'] };
+const digestBucket = async () => (process.env.DYNAMO_HISTORY_LOCAL === '1' ? '' : { Ref: 'DigestBucket' });
+const digestKeyFile = async () => localOnly('DIGEST_KEY_FILE');
+const digestDir = async () => localOnly('DIGEST_DIR');
+
 /**
  * Entry point for serverless.yml's ${file(...)} variable source.
  * @param {{ resolveVariable: (expression: string) => Promise<string> }} context
@@ -98,6 +166,7 @@ async function cloudFormation({ resolveVariable }) {
     Resources: securityResources({
       service: await resolveVariable('self:service'),
       stage: await resolveVariable('sls:stage'),
+      digestRetentionDays: Number(await resolveVariable("env:DIGEST_RETENTION_DAYS, '365'")),
     }),
   };
 }
@@ -107,6 +176,10 @@ module.exports = {
   localOnly,
   labelKmsKeyId,
   labelSecret,
+  digestKmsKeyId,
+  digestBucket,
+  digestKeyFile,
+  digestDir,
   LABEL_SIGNERS,
   LABEL_VERIFIERS,
   cloudFormation,

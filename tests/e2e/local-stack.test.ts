@@ -108,7 +108,9 @@ describe('npm start stack (DynamoDB Local + serverless-offline + local event sou
     await dynamo.send(
       new PutItemCommand({ TableName: LATEST, Item: { id: { S: 'after-proto' }, version: { N: '1' } } }),
     );
+    // Both are in one batch, recorded item by item in parallel: wait for each.
     await waitFor(dynamo, 'after-proto', 1);
+    await waitFor(dynamo, 'proto-1', 1);
     // Read back with the project's client, which works around the SDK's loss of a top-level `__proto__`.
     const reader = preserveProtoAttributes(
       new DynamoDBClient({ endpoint: stack.dynamoEndpoint, region: 'eu-west-1', credentials }),
@@ -221,6 +223,84 @@ describe('npm start stack (DynamoDB Local + serverless-offline + local event sou
         actor: 'alice',
         reason: 'undo',
       });
+    });
+
+    const post = async (path: string, body: string) => {
+      const response = await fetch(`${stack.httpEndpoint}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+
+    it('rolls back over HTTP (IAM auth), taking the actor from the authenticated caller', async () => {
+      await write('http-rb', 1, 'new');
+      await write('http-rb', 2, 'paid');
+      await waitFor(dynamo, 'http-rb', 2);
+      const { status, body } = await post(
+        '/items/http-rb/rollback',
+        JSON.stringify({ toVersion: 1, expectedVersion: 2, reason: 'ticket 9' }),
+      );
+      expect(status).toBe(200);
+      expect(body).toMatchObject({ restoredVersion: 1, previousVersion: 2, newVersion: 3, dryRun: false });
+      const [, , rolled] = await waitFor(dynamo, 'http-rb', 3);
+      // serverless-offline stands in for API Gateway's IAM authentication with its own placeholder identity.
+      expect(rolled).toMatchObject({
+        source: 'rollback',
+        restoredFrom: 1,
+        reason: 'ticket 9',
+        actorSource: 'caller',
+      });
+      expect(rolled?.actor).toBe('offlineContext_userArn');
+    });
+
+    it.each<[string, number, string, string]>([
+      ['a body that is not JSON', 400, 'validation', '{"toVersion":'],
+      ['an actor in the body (the caller is the actor)', 400, 'validation', '{"toVersion":1,"actor":"cfo"}'],
+      ['a key in the body (the path names the item)', 400, 'validation', '{"toVersion":1,"key":{"id":"x"}}'],
+      ['a text version', 400, 'validation', '{"toVersion":"1"}'],
+      ['an unknown field', 400, 'validation', '{"toVersion":1,"force":true}'],
+      ['an unknown version', 404, 'version.notFound', '{"toVersion":42}'],
+      ['a stale expectedVersion', 409, 'version.conflict', '{"toVersion":1,"expectedVersion":1}'],
+    ])('answers a rollback POST with %s by %i %s, writing nothing', async (_case, status, code, body) => {
+      const before = await snapshot('http-rb');
+      const response = await post('/items/http-rb/rollback', body);
+      expect(response.status).toBe(status);
+      expect(response.body.code).toBe(code);
+      expect(await snapshot('http-rb')).toEqual(before);
+    });
+
+    it('publishes a signed digest on the Lambda port that the CLI checks against history', async () => {
+      const out = await lambda.send(
+        new InvokeCommand({ FunctionName: 'dynamo-history-dev-publishDigest', Payload: '{}' }),
+      );
+      expect(out.FunctionError).toBeUndefined();
+      const result = JSON.parse(Buffer.from(out.Payload ?? []).toString()) as {
+        stored: string;
+        items: number;
+      };
+      expect(result.items).toBeGreaterThan(0);
+      const name = result.stored.split('/').at(-1) as string;
+      const checked = await runCli(
+        [
+          'digest',
+          'check',
+          '--public-key',
+          '.dynamodb/digest-key.pem.pub',
+          '--store',
+          '.dynamodb/digests',
+          '--name',
+          name,
+        ],
+        cliEnv,
+      );
+      expect(checked.stdout).toMatch(
+        new RegExp(
+          `digest ${name} \\(taken .*\\): ${result.items} chain head\\(s\\) checked, 0 expired, 0 finding\\(s\\)`,
+        ),
+      );
+      expect(checked.code).toBe(0);
     });
 
     it.each<[string, string, unknown]>([

@@ -237,6 +237,36 @@ describe('CloudFormation from `serverless package` (offline)', () => {
     }
   });
 
+  it('lets only publishDigest sign digests, into a compliance-mode Object Lock bucket it can only add to', () => {
+    const key = prod.Resources.DigestSigningKey as Resource;
+    expect(key.Properties).toMatchObject({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
+    const statements = (
+      key.Properties.KeyPolicy as { Statement: (Statement & { Principal: { AWS: unknown } })[] }
+    ).Statement;
+    const signers = statements.filter((s) => actions(s).includes('kms:Sign'));
+    expect(signers.map((s) => JSON.stringify(s.Principal.AWS))).toEqual([
+      JSON.stringify([{ 'Fn::GetAtt': ['PublishDigestRole', 'Arn'] }]),
+    ]);
+    const bucket = prod.Resources.DigestBucket as Resource;
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(bucket.Properties).toMatchObject({
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: 'Enabled',
+        Rule: { DefaultRetention: { Mode: 'COMPLIANCE' } },
+      },
+      VersioningConfiguration: { Status: 'Enabled' },
+    });
+    const { role } = roleOf(prod, 'PublishDigestLambdaFunction');
+    expect(allowedOn(role, 'DigestBucket')).toEqual(['s3:PutObject']);
+    for (const table of ['HistoryTable', 'LatestTable', 'FailuresTable'])
+      expect(allowedOn(role, table)).toEqual(['dynamodb:Scan']);
+    // No other role touches the bucket.
+    for (const [id] of functionsOf(prod))
+      if (id !== 'PublishDigestLambdaFunction')
+        expect(allowedOn(roleOf(prod, id).role, 'DigestBucket')).toEqual([]);
+  });
+
   it('lets only the rollback roles make label MACs and only writeHistory check them', () => {
     const key = prod.Resources.LabelKey as Resource;
     expect(key.Properties).toMatchObject({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' });
