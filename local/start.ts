@@ -196,7 +196,9 @@ async function main(): Promise<void> {
       logger: createLogger('event-source-mapping', process.env.LOG_LEVEL ?? 'warn'),
     });
     esm.start();
-    say(`digests: signed with ${digestKey.keyFile} (check with ${digestKey.publicKeyFile}), kept in ${LOCAL_DIGEST_DIR}`);
+    say(
+      `digests: signed with ${digestKey.keyFile} (check with ${digestKey.publicKeyFile}), kept in ${LOCAL_DIGEST_DIR}`,
+    );
     say(`stream mapping: ${streamArn} → ${SERVICE}-${stage}-writeHistory (batch ${mapping.batchSize})`);
     say(
       `ready. AWS_ENDPOINT_URL_DYNAMODB=${dynamo.endpoint}  HTTP http://localhost:${httpPort}  Lambda http://localhost:${lambdaPort}`,

@@ -322,7 +322,13 @@ async function parallelScan(
   table: string,
   segments: number,
   onPage: (items: AttributeMap[]) => void,
+  /** Attribute names to read: a Scan that needs only keys holds only keys. */
+  only?: readonly string[],
 ): Promise<void> {
+  const projection = only && {
+    ProjectionExpression: only.map((_, i) => `#a${i}`).join(', '),
+    ExpressionAttributeNames: Object.fromEntries(only.map((name, i) => [`#a${i}`, name])),
+  };
   await mapLimit(
     Array.from({ length: segments }, (_, i) => i),
     segments,
@@ -336,6 +342,7 @@ async function parallelScan(
             TotalSegments: segments,
             ExclusiveStartKey: start,
             ConsistentRead: true,
+            ...projection,
           }),
         );
         onPage(out.Items ?? []);
@@ -478,40 +485,81 @@ export class Verifier {
     return { ...report, findings: [...report.findings, ...parked] };
   }
 
-  /** Every item: a parallel Scan of history and of the latest table. */
+  /**
+   * Every item, streamed: a Scan of history that keeps only item keys, then each
+   * item's chain read and checked on its own (Query) with its latest item (GetItem),
+   * then a keys-only Scan of the latest table for items history lacks. Memory holds
+   * one chain at a time plus a key and a digest line per item, never the table's
+   * images; the price is reading history twice (README, "Verify").
+   */
   async verifyAll(options: VerifyOptions = {}): Promise<VerifyReport> {
     const segments = Math.max(1, Math.min(options.segments ?? 4, 64));
-    const byItem = new Map<string, HistoryRecord[]>();
-    const markers = new Map<string, AttributeMap>();
-    const extra: Unreadable[] = [];
-    let scanned = 0;
-    await parallelScan(this.options.client, this.options.config.historyTableName, segments, (items) => {
-      for (const item of items) {
-        const itemKey = item.itemKey?.S ?? '?';
-        if (!isRecordItem(item)) {
-          markers.set(itemKey, item);
-          continue;
+    const { client, config } = this.options;
+    const keys = new Set<string>();
+    await parallelScan(
+      client,
+      config.historyTableName,
+      segments,
+      (items) => {
+        for (const item of items) keys.add(item.itemKey?.S ?? '?');
+      },
+      ['itemKey'],
+    );
+    const findings: Finding[] = [];
+    const lines: string[] = [];
+    let records = 0;
+    let truncated = 0;
+    let items = 0;
+    await mapLimit([...keys], segments * 4, async (itemKey) => {
+      const [chain, latest] = await Promise.all([this.itemChain(itemKey), this.latestOrUnknown(itemKey)]);
+      const report = this.report(
+        new Map(chain.records.length > 0 ? [[itemKey, chain.records]] : []),
+        latest === UNKNOWN ? new Map() : new Map([[itemKey, latest]]),
+        new Map(chain.marker ? [[itemKey, chain.marker]] : []),
+        chain.unreadable,
+      );
+      findings.push(...report.findings);
+      lines.push(...report.lines);
+      records += report.records;
+      truncated += report.truncated;
+      items += Math.max(1, report.items);
+      options.onProgress?.({ records });
+    });
+    const { keySchema } = config;
+    await parallelScan(
+      client,
+      config.latestTableName,
+      segments,
+      (page) => {
+        for (const item of page) {
+          const itemKey = encodeItemKey(keyOf(item, keySchema), keySchema);
+          if (keys.has(itemKey)) continue;
+          items++;
+          findings.push(...checkLatest(itemKey, undefined, item, config.attributes.context));
         }
-        const record = readRecord(item, extra);
-        if (!record) continue;
-        const list = byItem.get(itemKey);
-        if (list) list.push(record);
-        else byItem.set(itemKey, [record]);
-      }
-      scanned += items.length;
-      options.onProgress?.({ records: scanned });
-    });
-    for (const list of byItem.values())
-      list.sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+      },
+      keySchema.map((k) => k.name),
+    );
+    findings.sort((a, b) => (a.itemKey < b.itemKey ? -1 : a.itemKey > b.itemKey ? 1 : 0));
+    return {
+      items,
+      records,
+      findings: [...findings, ...(await this.parked())],
+      truncated,
+      digest: digestOf(lines),
+      lines: lines.sort(),
+    };
+  }
 
-    const latest = new Map<string, AttributeMap | undefined>();
-    const { keySchema } = this.options.config;
-    await parallelScan(this.options.client, this.options.config.latestTableName, segments, (items) => {
-      for (const item of items) latest.set(encodeItemKey(keyOf(item, keySchema), keySchema), item);
-    });
-    // Items whose history exists but that are gone from the latest table: deleted.
-    for (const itemKey of byItem.keys()) if (!latest.has(itemKey)) latest.set(itemKey, undefined);
-    const report = this.report(byItem, latest, markers, extra);
-    return { ...report, findings: [...report.findings, ...(await this.parked())] };
+  /** The latest item, or UNKNOWN when history names an item key no table key can spell (an edited record). */
+  private async latestOrUnknown(itemKey: string): Promise<AttributeMap | undefined | typeof UNKNOWN> {
+    try {
+      decodeItemKey(itemKey, this.options.config.keySchema);
+    } catch {
+      return UNKNOWN;
+    }
+    return this.latestItem(itemKey);
   }
 }
+
+const UNKNOWN = Symbol('unknown');

@@ -1,4 +1,4 @@
-import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mapLimit } from '../../shared/core/concurrency';
 import type { HistoryConfig } from '../../shared/core/config';
 import type { HistoryRecord } from '../../shared/core/types';
@@ -23,6 +23,8 @@ export async function seedHistory(
   count: number,
   startMs: number,
   removeAt?: number,
+  /** Extra attributes for every image (large payloads, for memory tests). */
+  extra: (v: number) => Record<string, AttributeValue> = () => ({}),
 ): Promise<HistoryRecord[]> {
   const records: HistoryRecord[] = [];
   let head: ChainHead | undefined;
@@ -35,7 +37,7 @@ export async function seedHistory(
       keys: { id: { S: itemKey } },
       newImage: remove
         ? undefined
-        : { id: { S: itemKey }, version: { N: String(v) }, counter: { N: String(v * 10) } },
+        : { id: { S: itemKey }, version: { N: String(v) }, counter: { N: String(v * 10) }, ...extra(v) },
       oldImage: undefined,
       sequenceNumber: String(1_000_000 + v),
       createdAtMs: startMs + (v - 1) * 1000,
