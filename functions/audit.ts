@@ -1,4 +1,5 @@
 import { createDynamoClient } from '../shared/aws/clients';
+import { cursorSecretFromEnv } from '../shared/aws/secrets';
 import { loadConfig } from '../shared/core/config';
 import { ValidationError } from '../shared/core/errors';
 import { createLogger } from '../shared/core/logger';
@@ -6,11 +7,21 @@ import { type Infer, number, object, oneOf, optional, SchemaError, string } from
 import { HistoryReader, type ListOptions, type Order, toView } from '../shared/reading/audit';
 import { type HttpEvent, httpError, intParam, isHttpEvent, json, onlyParams } from './http';
 
-const reader = new HistoryReader({
-  client: createDynamoClient(),
-  config: loadConfig(),
-  cursorSecret: process.env.CURSOR_SECRET,
-});
+const client = createDynamoClient();
+const config = loadConfig();
+/** Readers answer the routes; only list cursors need the secret, read once per container on first use. */
+const reader = new HistoryReader({ client, config });
+let listReader: Promise<HistoryReader> | undefined;
+const cursorReader = (): Promise<HistoryReader> => {
+  listReader ??= cursorSecretFromEnv(process.env).then(
+    (cursorSecret) => new HistoryReader({ client, config, cursorSecret }),
+  );
+  // A failed read of the secret is retried by the next request, not cached.
+  listReader.catch(() => {
+    listReader = undefined;
+  });
+  return listReader;
+};
 const logger = createLogger('audit');
 
 const version = number({ integer: true, min: 1 });
@@ -99,7 +110,7 @@ export const listVersions = route('listVersions', async (input) => {
   if (input.cursor !== undefined) options.cursor = input.cursor;
   if (input.from !== undefined) options.from = input.from;
   if (input.to !== undefined) options.to = input.to;
-  const page = await reader.listVersions(input.itemKey, options);
+  const page = await (await cursorReader()).listVersions(input.itemKey, options);
   return {
     itemKey: input.itemKey,
     items: page.items.map(toView),

@@ -19,7 +19,7 @@ import { createLogger } from '../shared/core/logger';
 import { assertPortFree, type DynamoLocal, LocalStackError, startDynamoLocal } from './dynamodb-local';
 import { EventSourceMapping, FileCheckpointStore, MemoryCheckpointStore } from './event-source-mapping';
 import { lambdaInvoker } from './invokers';
-import { LOCAL_DIGEST_DIR, localDigestKey, localLabelSecret } from './keys';
+import { LOCAL_DIGEST_DIR, localCursorSecret, localDigestKey, localLabelSecret } from './keys';
 import { ensureTables } from './tables';
 
 const ROOT = resolve(__dirname, '..');
@@ -141,6 +141,8 @@ async function main(): Promise<void> {
       LATEST_STREAM_ARN: streamArn,
       // Rollback seals its labels with this secret and writeHistory checks them (AWS: a KMS key).
       LABEL_SECRET: localLabelSecret(process.env),
+      // List cursors are signed with this secret (AWS: a generated Secrets Manager secret).
+      CURSOR_SECRET: localCursorSecret(process.env),
       // publishDigest signs with a local Ed25519 key and keeps digests in a local folder (AWS: KMS and S3 Object Lock).
       DIGEST_KEY_FILE: digestKey.keyFile,
       DIGEST_DIR: LOCAL_DIGEST_DIR,

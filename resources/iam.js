@@ -48,7 +48,10 @@ const PERMISSIONS = {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not JavaScript.
     allow('StoreDigest', ['s3:PutObject'], { 'Fn::Sub': '${DigestBucket.Arn}/digests/*' }),
   ],
-  listVersions: [allow('ReadHistory', ['dynamodb:Query'], arn('HistoryTable'))],
+  listVersions: [
+    allow('ReadHistory', ['dynamodb:Query'], arn('HistoryTable')),
+    allow('ReadCursorSecret', ['secretsmanager:GetSecretValue'], { Ref: 'CursorSecret' }),
+  ],
   getVersion: [allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], arn('HistoryTable'))],
   asOf: [
     allow(

@@ -51,6 +51,14 @@ const ACCOUNT = { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root'
  */
 function securityResources({ service = 'dynamo-history', stage = 'dev', digestRetentionDays = 365 } = {}) {
   return {
+    // The HMAC key of audit list cursors: generated, never derived from names, read by listVersions only.
+    CursorSecret: {
+      Type: 'AWS::SecretsManager::Secret',
+      Properties: {
+        Description: `${service}-${stage}: signs audit list cursors`,
+        GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true, IncludeSpace: false },
+      },
+    },
     DigestSigningKey: {
       Type: 'AWS::KMS::Key',
       DeletionPolicy: 'Retain',
@@ -155,6 +163,9 @@ const digestKmsKeyId = async () =>
   process.env.DYNAMO_HISTORY_LOCAL === '1' ? '' : { 'Fn::GetAtt': ['DigestSigningKey', 'Arn'] };
 const digestBucket = async () => (process.env.DYNAMO_HISTORY_LOCAL === '1' ? '' : { Ref: 'DigestBucket' });
 const digestKeyFile = async () => localOnly('DIGEST_KEY_FILE');
+/** CURSOR_SECRET_ARN in AWS (the generated secret), CURSOR_SECRET locally. */
+const cursorSecretArn = async () => (process.env.DYNAMO_HISTORY_LOCAL === '1' ? '' : { Ref: 'CursorSecret' });
+const cursorSecret = async () => localOnly('CURSOR_SECRET');
 const digestDir = async () => localOnly('DIGEST_DIR');
 
 /**
@@ -179,6 +190,8 @@ module.exports = {
   digestKmsKeyId,
   digestBucket,
   digestKeyFile,
+  cursorSecretArn,
+  cursorSecret,
   digestDir,
   LABEL_SIGNERS,
   LABEL_VERIFIERS,

@@ -10,7 +10,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { preserveProtoAttributes } from '../../shared/aws/sdk-proto-fix';
+import { loadConfig } from '../../shared/core/config';
 import type { HistoryRecord } from '../../shared/core/types';
+import { HistoryReader } from '../../shared/reading/audit';
 import { chainProblems } from '../helpers/chain';
 import { runCli } from '../helpers/cli';
 import { readHistory, waitForHistory } from '../helpers/dynamo';
@@ -317,6 +319,16 @@ describe('npm start stack (DynamoDB Local + serverless-offline + local event sou
       expect(functionError).toBe('Unhandled');
       expect(body.errorType).toBe(errorType);
       expect(typeof body.errorMessage).toBe('string');
+    });
+
+    it('refuses a list cursor signed with a key derived from public names (the stack has its own secret)', async () => {
+      const guessed = new HistoryReader({ client: dynamo, config: loadConfig({}) });
+      const page = await guessed.listVersions('audit-1', { limit: 1 });
+      expect(page.cursor).toBeDefined();
+      const forged = await get(
+        `/items/audit-1/versions?limit=1&cursor=${encodeURIComponent(String(page.cursor))}`,
+      );
+      expect(forged).toMatchObject({ status: 400, body: { code: 'validation' } });
     });
 
     it('answers every audit route over HTTP', async () => {

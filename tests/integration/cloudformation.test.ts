@@ -160,7 +160,8 @@ describe('CloudFormation from `serverless package` (offline)', () => {
   it('gives the audit functions read access to history only', () => {
     for (const fn of ['ListVersions', 'GetVersion', 'AsOf', 'Diff']) {
       const { role } = roleOf(prod, `${fn}LambdaFunction`);
-      const all = statementsOf(role).filter((s) => s.Sid !== 'Logs');
+      // Logs, and listVersions' cursor secret (checked on its own below): the rest reads history.
+      const all = statementsOf(role).filter((s) => s.Sid !== 'Logs' && s.Sid !== 'ReadCursorSecret');
       expect(all.flatMap(actions).every((a) => a === 'dynamodb:Query' || a === 'dynamodb:GetItem')).toBe(
         true,
       );
@@ -265,6 +266,27 @@ describe('CloudFormation from `serverless package` (offline)', () => {
     for (const [id] of functionsOf(prod))
       if (id !== 'PublishDigestLambdaFunction')
         expect(allowedOn(roleOf(prod, id).role, 'DigestBucket')).toEqual([]);
+  });
+
+  it('signs list cursors with a generated secret only listVersions can read', () => {
+    expect(prod.Resources.CursorSecret?.Properties).toMatchObject({
+      GenerateSecretString: { PasswordLength: 64 },
+    });
+    const env = (
+      prod.Resources.ListVersionsLambdaFunction?.Properties.Environment as
+        | { Variables: Record<string, unknown> }
+        | undefined
+    )?.Variables;
+    expect(env?.CURSOR_SECRET_ARN).toEqual({ Ref: 'CursorSecret' });
+    expect(env?.CURSOR_SECRET).toBe('');
+    for (const [id] of functionsOf(prod)) {
+      const grants = statementsOf(roleOf(prod, id).role).filter((s) =>
+        actions(s).includes('secretsmanager:GetSecretValue'),
+      );
+      expect(grants.map((s) => s.Resource)).toEqual(
+        id === 'ListVersionsLambdaFunction' ? [{ Ref: 'CursorSecret' }] : [],
+      );
+    }
   });
 
   it('lets only the rollback roles make label MACs and only writeHistory check them', () => {
