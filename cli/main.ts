@@ -193,7 +193,9 @@ function versionRows(items: RecordView[]): string[][] {
     ...items.map((r) => [
       String(r.version),
       r.op,
-      r.source + (r.restoredFrom ? ` (from v${r.restoredFrom})` : ''),
+      r.source +
+        (r.restoredFrom ? ` (from v${r.restoredFrom})` : '') +
+        (r.labelRejected ? ' (label rejected)' : ''),
       r.recordedAt,
       r.actor ?? '',
       r.changed.join(','),
@@ -209,7 +211,12 @@ function showRecord(view: RecordView): string {
     `source    ${view.source}${view.restoredFrom ? ` (restored from v${view.restoredFrom})` : ''}`,
     `recorded  ${view.recordedAt}`,
   ];
-  if (view.actor) head.push(`actor     ${view.actor}`);
+  if (view.actor)
+    head.push(
+      `actor     ${view.actor}${view.actorSource === 'caller' ? ' (the IAM caller)' : view.actorSource === 'claimed' ? ' (claimed by the invoker)' : ''}`,
+    );
+  if (view.labelRejected)
+    head.push('label     rejected: the write claimed to be a rollback without a valid label');
   if (view.reason) head.push(`reason    ${view.reason}`);
   if (view.declaredVersion) head.push(`declared  ${view.declaredVersion}`);
   head.push(`hash      ${view.hash}`);
