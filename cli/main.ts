@@ -364,7 +364,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
           return lines.join('\n');
         });
         return report.unrepairable.length > 0 ||
-          report.actions.some((a) => ['still-failing', 'deferred', 'superseded'].includes(a.outcome))
+          report.actions.some((a) =>
+            ['still-failing', 'deferred', 'superseded', 'untrusted'].includes(a.outcome),
+          )
           ? EXIT.findings
           : EXIT.ok;
       }

@@ -25,6 +25,9 @@ import { HistoryWriter, readChainHead } from '../recording/history-writer';
 import { applyExits, windowExits } from '../recording/retention';
 import { type Finding, Verifier } from './verify';
 
+/** Parking codes of records that did not come from the recorded stream (`stream-origin.ts`). */
+export const UNTRUSTED_CODES: ReadonlySet<string> = new Set(['record.foreignStream', 'record.outOfWindow']);
+
 export interface RepairAction {
   kind: 'redrive' | 'record-current';
   itemKey?: string;
@@ -33,8 +36,16 @@ export interface RepairAction {
    * What happened, or with dryRun what would. `deferred`: history lacks the current
    * state but the stream may still deliver it, so nothing was written.
    * `superseded`: a parked record older than what history holds; it stays parked.
+   * `untrusted`: a record writeHistory refused as not from its stream; never re-driven, it stays parked.
    */
-  outcome: 'recorded' | 'already-recorded' | 'still-failing' | 'planned' | 'deferred' | 'superseded';
+  outcome:
+    | 'recorded'
+    | 'already-recorded'
+    | 'still-failing'
+    | 'planned'
+    | 'deferred'
+    | 'superseded'
+    | 'untrusted';
   detail: string;
 }
 
@@ -127,6 +138,16 @@ export class Repairer {
         const failureId = item.failureId?.S;
         if (!failureId || !item.errorCode || item.resolvedAt) continue; // chunks and resolved records
         const base = { kind: 'redrive' as const, failureId, itemKey: item.itemKey?.S };
+        // A record refused as not from the recorded stream is evidence, not a lost change: re-driving it
+        // would record exactly what writeHistory refused (a forged event sent straight to the function).
+        if (UNTRUSTED_CODES.has(item.errorCode.S ?? '')) {
+          actions.push({
+            ...base,
+            outcome: 'untrusted',
+            detail: `parked as ${item.errorCode.S}: not from the recorded stream; never re-driven (see the threat model)`,
+          });
+          continue;
+        }
         if (dryRun) {
           actions.push({ ...base, outcome: 'planned', detail: `re-drive ${item.errorCode.S} record` });
           continue;

@@ -460,10 +460,16 @@ export class Verifier {
       );
       for (const item of out.Items ?? []) {
         if (!item.errorCode || item.resolvedAt) continue; // chunks and resolved records
+        const untrusted =
+          item.errorCode.S === 'record.foreignStream' || item.errorCode.S === 'record.outOfWindow';
         findings.push({
           itemKey: item.itemKey?.S ?? '(unparsed record)',
           kind: 'record.parked',
-          message: `stream record ${item.failureId?.S ?? '?'} (sequence ${item.sequenceNumber?.S ?? '?'}) is parked as ${item.errorCode.S}: history lacks that change until repair re-drives it`,
+          message: `stream record ${item.failureId?.S ?? '?'} (sequence ${item.sequenceNumber?.S ?? '?'}) is parked as ${item.errorCode.S}: ${
+            untrusted
+              ? 'it did not come from the recorded stream (a forged event?); find who sent it, it is never recorded'
+              : 'history lacks that change until repair re-drives it'
+          }`,
         });
       }
       start = out.LastEvaluatedKey;

@@ -234,12 +234,13 @@ export class HistoryWriter {
     const groups = new Map<string, Pending[]>();
 
     for (const raw of rawRecords) {
-      let change: StreamChange;
+      let change: StreamChange | undefined;
       try {
         change = parseStreamRecord(raw, this.config.keySchema);
         if (this.trust) checkOrigin(raw, change, this.trust, this.clock().getTime());
       } catch (error) {
-        const parked = await this.park(raw, undefined, error as HistoryError);
+        // A record refused for its origin was parsed: it is parked under its item, for the investigation.
+        const parked = await this.park(raw, change, error as HistoryError);
         if (parked) stats.parked++;
         else this.fail(failures, stats, rawSequenceNumber(raw), raw);
         continue;
