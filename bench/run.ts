@@ -537,10 +537,14 @@ function measureBundles(): {
             AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
             LATEST_STREAM_ARN:
               'arn:aws:dynamodb:us-east-1:123456789012:table/bench/stream/2026-01-01T00:00:00.000',
+            // The handlers refuse to start without their label key (README, "Threat model").
+            LABEL_SECRET: '00'.repeat(32),
           },
           encoding: 'utf8',
         },
       );
+      // A handler that fails at load would otherwise be timed as 0 ms.
+      if (probe.status !== 0) throw new Error(`${name} failed to load: ${probe.stderr.slice(0, 500)}`);
       times.push(Number(probe.stdout));
     }
     return { name, bytes: statSync(file).size, initMs: summary(times.slice(2)) };
