@@ -36,6 +36,22 @@ const alarm = (name, description, metric) => ({
  */
 function alarms({ service = 'dynamo-history', stage = 'dev' } = {}) {
   const prefix = `${service}-${stage}`;
+  /**
+   * One of the service's own EMF metrics, alarmed when above 0.
+   * @param {string} name @param {string} statistic @param {number} period
+   */
+  const ownMetric = (name, statistic, period) => ({
+    Namespace: 'DynamoHistory',
+    MetricName: name,
+    Dimensions: [
+      { Name: 'Service', Value: service },
+      { Name: 'Stage', Value: stage },
+    ],
+    Statistic: statistic,
+    Period: period,
+    EvaluationPeriods: 1,
+    Threshold: 0,
+  });
   /** @type {Record<string, unknown>} */
   const out = {
     AlarmTopic: {
@@ -58,34 +74,12 @@ function alarms({ service = 'dynamo-history', stage = 'dev' } = {}) {
     ParkedRecordsAlarm: alarm(
       `${prefix}-parked-records`,
       'Stream records were parked in the failures table: see the runbook.',
-      {
-        Namespace: 'DynamoHistory',
-        MetricName: 'Parked',
-        Dimensions: [
-          { Name: 'Service', Value: service },
-          { Name: 'Stage', Value: stage },
-        ],
-        Statistic: 'Sum',
-        Period: 300,
-        EvaluationPeriods: 1,
-        Threshold: 0,
-      },
+      ownMetric('Parked', 'Sum', 300),
     ),
     DigestFindingsAlarm: alarm(
       `${prefix}-digest-findings`,
       'verify found findings while publishing the signed digest: run dynamo-history verify.',
-      {
-        Namespace: 'DynamoHistory',
-        MetricName: 'DigestFindings',
-        Dimensions: [
-          { Name: 'Service', Value: service },
-          { Name: 'Stage', Value: stage },
-        ],
-        Statistic: 'Maximum',
-        Period: 3600,
-        EvaluationPeriods: 1,
-        Threshold: 0,
-      },
+      ownMetric('DigestFindings', 'Maximum', 3600),
     ),
     StreamOnFailureAlarm: alarm(
       `${prefix}-stream-on-failure`,

@@ -8,10 +8,12 @@ import {
   type OnFailureRecord,
 } from '../../local/event-source-mapping';
 import { inProcessInvoker } from '../../local/invokers';
+import type { TableSet } from '../../local/tables';
 import type { HistoryConfig } from '../../shared/core/config';
 import { createLogger } from '../../shared/core/logger';
 import { HistoryWriter } from '../../shared/recording/history-writer';
-import { testStreamsClient } from './dynamo';
+import { VersionedTable } from '../../shared/writing/versioned-table';
+import { createTestTables, testStreamsClient } from './dynamo';
 
 export interface Pipeline {
   mapping: EventSourceMapping;
@@ -86,4 +88,24 @@ export async function startPipeline(
       streams.destroy();
     },
   };
+}
+
+/** A test's own tables, the writer library over its latest table, and the running pipeline. */
+export interface RecordedTables {
+  tables: TableSet;
+  config: HistoryConfig;
+  orders: VersionedTable;
+  pipeline: Pipeline;
+}
+
+/** Fresh tables recorded by a running pipeline: what most integration tests start from. */
+export async function recordedTables(client: DynamoDBClient): Promise<RecordedTables> {
+  const { tables, config } = await createTestTables(client);
+  const orders = new VersionedTable({
+    client,
+    tableName: tables.latest,
+    keySchema: config.keySchema,
+    attributes: config.attributes,
+  });
+  return { tables, config, orders, pipeline: await startPipeline(client, config) };
 }

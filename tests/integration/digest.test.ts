@@ -21,9 +21,9 @@ import { DirectoryDigestStore, digestName } from '../../shared/integrity/digest-
 import { Verifier } from '../../shared/integrity/verify';
 import { itemHash } from '../../shared/recording/chain-hash';
 import { toHistoryItem } from '../../shared/recording/history-record';
-import { VersionedTable } from '../../shared/writing/versioned-table';
-import { createTestTables, readHistory, testClient, waitForHistory } from '../helpers/dynamo';
-import { type Pipeline, startPipeline } from '../helpers/pipeline';
+import type { VersionedTable } from '../../shared/writing/versioned-table';
+import { readHistory, testClient, waitForHistory } from '../helpers/dynamo';
+import { type Pipeline, recordedTables } from '../helpers/pipeline';
 
 // Signed digests (README, "Signed digests"): a rewrite of history that recomputes every
 // stored hash passes verify, and is caught by a digest signed before it.
@@ -38,14 +38,7 @@ const check = publicKeyCheck(keys.publicKeyPem);
 const dir = mkdtempSync(join(tmpdir(), 'dh-digests-'));
 
 beforeAll(async () => {
-  ({ tables, config } = await createTestTables(client));
-  orders = new VersionedTable({
-    client,
-    tableName: tables.latest,
-    keySchema: config.keySchema,
-    attributes: config.attributes,
-  });
-  pipeline = await startPipeline(client, config);
+  ({ tables, config, orders, pipeline } = await recordedTables(client));
   for (const id of ['d-1', 'd-2', 'd-3']) {
     await orders.create({ id, total: 10 });
     await orders.update({ id }, 1, { total: 20 });

@@ -6,10 +6,10 @@ import { ConfigurationError } from '../../shared/core/errors';
 import { HmacKey } from '../../shared/core/mac';
 import { sealLabel } from '../../shared/recording/rollback-label';
 import { RollbackService } from '../../shared/writing/rollback';
-import { VersionedTable } from '../../shared/writing/versioned-table';
+import type { VersionedTable } from '../../shared/writing/versioned-table';
 import { chainProblems } from '../helpers/chain';
-import { createTestTables, readHistory, testClient, waitForHistory } from '../helpers/dynamo';
-import { type Pipeline, startPipeline } from '../helpers/pipeline';
+import { readHistory, testClient, waitForHistory } from '../helpers/dynamo';
+import { type Pipeline, recordedTables } from '../helpers/pipeline';
 
 // Provable rollback labels (README, "Threat model"): only the rollback service, holding the
 // label key, can make a write that history records as a rollback.
@@ -21,15 +21,8 @@ let orders: VersionedTable;
 let rollback: RollbackService;
 
 beforeAll(async () => {
-  ({ tables, config } = await createTestTables(client));
-  orders = new VersionedTable({
-    client,
-    tableName: tables.latest,
-    keySchema: config.keySchema,
-    attributes: config.attributes,
-  });
+  ({ tables, config, orders, pipeline } = await recordedTables(client));
   rollback = new RollbackService({ client, config });
-  pipeline = await startPipeline(client, config);
 });
 afterAll(async () => {
   await pipeline.stop();

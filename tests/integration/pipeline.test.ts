@@ -6,23 +6,15 @@ import { readParkedRecord } from '../../shared/recording/failures';
 import { VersionedTable } from '../../shared/writing/versioned-table';
 import { chainProblems } from '../helpers/chain';
 import { createTestTables, eventually, readHistory, testClient, waitForHistory } from '../helpers/dynamo';
-import { type Pipeline, startPipeline } from '../helpers/pipeline';
+import { type Pipeline, recordedTables, startPipeline } from '../helpers/pipeline';
 
 const client = testClient();
 let tables: TableSet;
-let config: HistoryConfig;
 let pipeline: Pipeline;
 let orders: VersionedTable;
 
 beforeAll(async () => {
-  ({ tables, config } = await createTestTables(client));
-  orders = new VersionedTable({
-    client,
-    tableName: tables.latest,
-    keySchema: config.keySchema,
-    attributes: config.attributes,
-  });
-  pipeline = await startPipeline(client, config);
+  ({ tables, orders, pipeline } = await recordedTables(client));
 });
 afterAll(async () => {
   await pipeline.stop();

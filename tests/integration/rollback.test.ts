@@ -9,10 +9,10 @@ import {
   VersionNotFoundError,
 } from '../../shared/core/errors';
 import { RollbackService } from '../../shared/writing/rollback';
-import { VersionedTable } from '../../shared/writing/versioned-table';
+import type { VersionedTable } from '../../shared/writing/versioned-table';
 import { chainProblems } from '../helpers/chain';
-import { createTestTables, readHistory, testClient, waitForHistory } from '../helpers/dynamo';
-import { type Pipeline, startPipeline } from '../helpers/pipeline';
+import { readHistory, testClient, waitForHistory } from '../helpers/dynamo';
+import { type Pipeline, recordedTables } from '../helpers/pipeline';
 
 const client = testClient();
 let tables: TableSet;
@@ -22,15 +22,8 @@ let orders: VersionedTable;
 let rollback: RollbackService;
 
 beforeAll(async () => {
-  ({ tables, config } = await createTestTables(client));
-  orders = new VersionedTable({
-    client,
-    tableName: tables.latest,
-    keySchema: config.keySchema,
-    attributes: config.attributes,
-  });
+  ({ tables, config, orders, pipeline } = await recordedTables(client));
   rollback = new RollbackService({ client, config });
-  pipeline = await startPipeline(client, config);
 });
 afterAll(async () => {
   await pipeline.stop();
