@@ -1,4 +1,4 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfigurationError } from '../core/errors';
 
 /** The shortest cursor secret accepted, in characters. */
@@ -12,12 +12,18 @@ export const MIN_CURSOR_SECRET_LENGTH = 32;
  */
 export async function cursorSecretFromEnv(
   env: NodeJS.ProcessEnv,
-  client: () => SecretsManagerClient = () => new SecretsManagerClient({}),
+  client?: SecretsManagerClient,
 ): Promise<string> {
   const arn = env.CURSOR_SECRET_ARN?.trim();
-  const secret = arn
-    ? (await client().send(new GetSecretValueCommand({ SecretId: arn }))).SecretString
-    : env.CURSOR_SECRET?.trim();
+  let secret = env.CURSOR_SECRET?.trim();
+  if (arn) {
+    // Loaded only where a deployment reads its secret: local runs never pay for the module.
+    const sm = require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
+    const out = await (client ?? new sm.SecretsManagerClient({})).send(
+      new sm.GetSecretValueCommand({ SecretId: arn }),
+    );
+    secret = out.SecretString;
+  }
   if (!secret || secret.length < MIN_CURSOR_SECRET_LENGTH)
     throw new ConfigurationError(
       arn
