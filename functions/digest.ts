@@ -37,7 +37,7 @@ const config = loadConfig();
 const client = createDynamoClient();
 const { signer, store } = fromEnv(process.env);
 const logger = createLogger('publishDigest');
-const dimensions = { Service: 'dynamo-history', Stage: process.env.STAGE ?? 'dev' };
+const dimensions = { Service: process.env.SERVICE ?? 'dynamo-history', Stage: process.env.STAGE ?? 'dev' };
 
 /** Scheduled (README, "Signed digests"): verify every chain, sign the heads, store the digest write-once. */
 export const handler = async (): Promise<{

@@ -9,7 +9,7 @@ import { HistoryWriter } from '../shared/recording/history-writer';
 import { streamTrustFromEnv } from '../shared/recording/stream-origin';
 
 // Built once per container: configuration is checked at cold start and fails fast.
-const dimensions = { Service: 'dynamo-history', Stage: process.env.STAGE ?? 'dev' };
+const dimensions = { Service: process.env.SERVICE ?? 'dynamo-history', Stage: process.env.STAGE ?? 'dev' };
 const writer = new HistoryWriter({
   client: createDynamoClient(),
   config: requireLabelKey(loadConfig(), process.env),

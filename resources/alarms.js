@@ -54,9 +54,40 @@ function alarms({ service = 'dynamo-history', stage = 'dev' } = {}) {
   });
   /** @type {Record<string, unknown>} */
   const out = {
+    // CloudWatch can publish to an encrypted topic only through a customer-managed key whose policy lets
+    // cloudwatch.amazonaws.com use it; the AWS-managed alias/aws/sns key's policy cannot (SNS Developer
+    // Guide, "Enable compatibility between event sources from AWS services and encrypted topics").
+    AlarmTopicKey: {
+      Type: 'AWS::KMS::Key',
+      Properties: {
+        Description: `${prefix}: encrypts the alarm topic; CloudWatch may use it to publish`,
+        EnableKeyRotation: true,
+        KeyPolicy: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'AccountAdministersTheKey',
+              Effect: 'Allow',
+              // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder.
+              Principal: { AWS: { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root' } },
+              Action: 'kms:*',
+              Resource: '*',
+            },
+            {
+              Sid: 'CloudWatchPublishesAlarms',
+              Effect: 'Allow',
+              Principal: { Service: 'cloudwatch.amazonaws.com' },
+              Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+              Resource: '*',
+              Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+            },
+          ],
+        },
+      },
+    },
     AlarmTopic: {
       Type: 'AWS::SNS::Topic',
-      Properties: { TopicName: `${prefix}-alarms`, KmsMasterKeyId: 'alias/aws/sns' },
+      Properties: { TopicName: `${prefix}-alarms`, KmsMasterKeyId: { Ref: 'AlarmTopicKey' } },
     },
     HistoryLagAlarm: alarm(
       `${prefix}-history-lag`,
@@ -123,7 +154,23 @@ async function cloudFormation({ resolveVariable }) {
       service: await resolveVariable('self:service'),
       stage: await resolveVariable('sls:stage'),
     }),
+    extensions: logGroupsKept(),
   };
+}
+
+/**
+ * The functions' log groups (which Serverless creates as `<Function>LogGroup`) outlive the stack: they
+ * hold writeHistory's account of every parked record and refused event.
+ */
+function logGroupsKept() {
+  /** @type {Record<string, unknown>} */
+  const out = {};
+  for (const fn of FUNCTIONS)
+    out[`${fn.charAt(0).toUpperCase()}${fn.slice(1)}LogGroup`] = {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    };
+  return out;
 }
 
 module.exports = { alarms, FUNCTIONS, cloudFormation };

@@ -127,6 +127,9 @@ function resources({
     // Backstop for the AWS event source mapping: metadata of batches it gave up on.
     StreamOnFailureQueue: {
       Type: 'AWS::SQS::Queue',
+      // It may hold the only record of changes the mapping gave up on: never dropped with the stack.
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
       Properties: {
         QueueName: `${service}-${stage}-stream-on-failure`,
         MessageRetentionPeriod: 1209600,

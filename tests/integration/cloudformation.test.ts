@@ -218,6 +218,32 @@ describe('CloudFormation from `serverless package` (offline)', () => {
     for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
   });
 
+  it('encrypts the alarm topic with a key CloudWatch may use, so alarm e-mails can arrive', () => {
+    const topic = prod.Resources.AlarmTopic as Resource;
+    expect(topic.Properties.KmsMasterKeyId).toEqual({ Ref: 'AlarmTopicKey' });
+    const policy = (prod.Resources.AlarmTopicKey as Resource).Properties.KeyPolicy as {
+      Statement: (Statement & { Principal: { Service?: string } })[];
+    };
+    const cloudwatch = policy.Statement.find((s) => s.Principal.Service === 'cloudwatch.amazonaws.com');
+    expect(cloudwatch && actions(cloudwatch).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey*']);
+  });
+
+  it('keeps logs and the on-failure queue when the stack goes, and gives up before API Gateway does', () => {
+    const logGroups = Object.entries(prod.Resources).filter(([, r]) => r.Type === 'AWS::Logs::LogGroup');
+    expect(logGroups.length).toBe(functionsOf(prod).length);
+    for (const [, group] of logGroups) expect(group.DeletionPolicy).toBe('Retain');
+    expect(prod.Resources.StreamOnFailureQueue?.DeletionPolicy).toBe('Retain');
+    // API Gateway's REST integration waits 29 s at most.
+    for (const fn of ['ListVersions', 'GetVersion', 'AsOf', 'Diff', 'RollbackHttp'])
+      expect(prod.Resources[`${fn}LambdaFunction`]?.Properties.Timeout).toBeLessThanOrEqual(29);
+    for (const [, f] of functionsOf(prod)) {
+      const variables = (f.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      // An SDK v2 setting (v3 reuses connections by default); and the metrics' Service is the service's name.
+      expect(variables.AWS_NODEJS_CONNECTION_REUSE_ENABLED).toBeUndefined();
+      expect(variables.SERVICE).toBe('dynamo-history');
+    }
+  });
+
   it('puts IAM auth on every HTTP route', () => {
     const methods = Object.values(prod.Resources).filter((r) => r.Type === 'AWS::ApiGateway::Method');
     expect(methods).toHaveLength(5);
