@@ -28,6 +28,7 @@ import { Repairer } from '../shared/integrity/repair';
 import { Verifier } from '../shared/integrity/verify';
 import { HistoryReader, type RecordView, toView, type VersionDiff } from '../shared/reading/audit';
 import { parseRollbackRequest, RollbackService } from '../shared/writing/rollback';
+import { checkEndpoint, explain, regionOf } from './hints';
 
 export const EXIT = { ok: 0, findings: 1, error: 2 } as const;
 
@@ -238,6 +239,7 @@ function showDiff(io: Io, diff: VersionDiff): string {
 /** Runs one CLI command; returns the exit code. Never throws. */
 export async function main(argv: string[], io: Io): Promise<number> {
   let json = argv.includes('--json');
+  let loaded: HistoryConfig | undefined;
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -260,8 +262,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (misplaced.length > 0)
       throw new ValidationError(`${command} does not take --${misplaced.join(', --')}`);
 
+    checkEndpoint(io.env);
     const config = loadConfig(io.env);
-    const client = createDynamoClient();
+    loaded = config;
+    const region = regionOf(io.env);
+    const client = createDynamoClient(region ? { region } : {});
     const reader = new HistoryReader({ client, config, cursorSecret: io.env.CURSOR_SECRET });
     // JSON escapes control characters itself; human text is made printable (the diff paints its own lines).
     const print = (data: unknown, human: () => string, painted = false) =>
@@ -451,7 +456,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
         : error instanceof TypeError && /ERR_PARSE_ARGS/.test(String((error as { code?: string }).code))
           ? 'validation'
           : 'error';
-    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    const message =
+      explain(error, loaded, io.env) ??
+      (error instanceof Error ? error.message.split('\n')[0] : String(error));
     if (json)
       io.err(JSON.stringify({ code, message, errorType: error instanceof Error ? error.name : 'Error' }));
     else io.err(`dynamo-history: ${printable(message ?? '')}`);
