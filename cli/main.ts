@@ -12,7 +12,7 @@ import {
   ValidationError,
   VersionNotFoundError,
 } from '../shared/core/errors';
-import { decodeItemKey } from '../shared/core/keys';
+import { decodeItemKey, decodeVersion } from '../shared/core/keys';
 import { type BackfillCheckpoint, backfill } from '../shared/integrity/backfill';
 import {
   checkDigest,
@@ -152,6 +152,23 @@ const ALLOWED: Record<string, { args: number; options: string[] }> = {
   repair: { args: 0, options: ['key', 'dry-run', 'force', 'settle-seconds'] },
   digest: { args: 1, options: ['key-file', 'public-key', 'store', 'name', 'segments'] },
 };
+
+/**
+ * A version as every output writes it, or as a number: `3`, `v3`, or the history key `v0003`.
+ * @throws ValidationError
+ */
+function versionArg(value: string | undefined, name: string): number {
+  const written = /^v(\d{1,16})$/.exec(value ?? '');
+  if (written?.[1] !== undefined && !written[1].startsWith('0')) return int(written[1], name) as number;
+  if (value?.startsWith('v')) {
+    try {
+      return decodeVersion(value);
+    } catch {
+      throw new ValidationError(`${name} must be a version such as 3, v3 or v0003, got "${value}"`);
+    }
+  }
+  return int(value, name) as number;
+}
 
 function int(value: string | undefined, name: string, min = 1): number | undefined {
   if (value === undefined) return undefined;
@@ -392,14 +409,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
         const items: RecordView[] = [];
         let cursor = options.cursor;
         do {
-          const page = await reader.listVersions(itemKey, { ...options, cursor });
+          const page = await reader.listHistory(itemKey, { ...options, cursor });
           items.push(...page.items.map(toView));
           cursor = page.cursor;
         } while (values.all && cursor);
-        // An unfiltered first page that is empty means the item has no history at all.
-        if (items.length === 0 && !options.cursor && options.from === undefined && options.to === undefined) {
-          throw new ItemNotFoundError(itemKey);
-        }
         print(
           { itemKey, items, ...(cursor ? { cursor } : {}) },
           () => `${table(versionRows(items))}${cursor ? `\n(more: --cursor ${cursor})` : ''}`,
@@ -407,20 +420,30 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return EXIT.ok;
       }
       case 'show': {
-        const view = toView(await reader.getVersion(itemKey, int(args[1], 'version') as number));
+        const view = toView(await reader.getVersion(itemKey, versionArg(args[1], 'version')));
         print(view, () => showRecord(view));
         return EXIT.ok;
       }
       case 'as-of': {
-        const view = toView(await reader.asOf(itemKey, args[1] as string));
-        print(view, () => `as of ${args[1]}:\n${showRecord(view)}`);
+        // The stream's time step, learnt from the stack unless STREAM_TIME_RESOLUTION_SECONDS says it.
+        const resolutionMs = io.env.STREAM_TIME_RESOLUTION_SECONDS?.trim()
+          ? config.streamTimeResolutionMs
+          : await streamResolutionOf(client, config.latestTableName);
+        const view = await new HistoryReader({
+          client,
+          config: { ...config, streamTimeResolutionMs: resolutionMs },
+        }).asOfAnswer(itemKey, args[1] as string);
+        print(
+          view,
+          () => `as of ${args[1]}:\n${showRecord(view)}${view.uncertain ? `\nnote: ${view.uncertain}` : ''}`,
+        );
         return EXIT.ok;
       }
       case 'diff': {
         const diff = await reader.diff(
           itemKey,
-          int(args[1], 'fromVersion') as number,
-          int(args[2], 'toVersion') as number,
+          versionArg(args[1], 'fromVersion'),
+          versionArg(args[2], 'toVersion'),
         );
         print(diff, () => showDiff(io, diff), true);
         return EXIT.ok;
@@ -429,7 +452,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         const key = unmarshall(decodeItemKey(itemKey, config.keySchema));
         const request = parseRollbackRequest({
           key,
-          toVersion: int(args[1], 'toVersion'),
+          toVersion: versionArg(args[1], 'toVersion'),
           expectedVersion: int(values['expected-version'], '--expected-version', 0),
           actor: values.actor,
           reason: values.reason,
@@ -564,4 +587,13 @@ async function digestCommand(
     default:
       throw new ValidationError(`digest takes keygen, publish or check, got "${sub}"`);
   }
+}
+
+/**
+ * How coarsely the latest table's stream dates records: DynamoDB Local (its stream
+ * ARNs name the region `ddblocal`) to the minute, AWS to the second.
+ */
+async function streamResolutionOf(client: DynamoDBClient, table: string): Promise<number> {
+  const out = await client.send(new DescribeTableCommand({ TableName: table }));
+  return out.Table?.LatestStreamArn?.includes(':ddblocal:') ? 60_000 : 1_000;
 }

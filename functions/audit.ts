@@ -110,7 +110,7 @@ export const listVersions = route('listVersions', async (input) => {
   if (input.cursor !== undefined) options.cursor = input.cursor;
   if (input.from !== undefined) options.from = input.from;
   if (input.to !== undefined) options.to = input.to;
-  const page = await (await cursorReader()).listVersions(input.itemKey, options);
+  const page = await (await cursorReader()).listHistory(input.itemKey, options);
   return {
     itemKey: input.itemKey,
     items: page.items.map(toView),
@@ -122,6 +122,6 @@ export const getVersion = route('getVersion', async (input) =>
   toView(await reader.getVersion(input.itemKey, input.version)),
 );
 
-export const asOf = route('asOf', async (input) => toView(await reader.asOf(input.itemKey, input.at)));
+export const asOf = route('asOf', async (input) => reader.asOfAnswer(input.itemKey, input.at));
 
 export const diff = route('diff', async (input) => reader.diff(input.itemKey, input.from, input.to));

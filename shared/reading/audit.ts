@@ -77,6 +77,14 @@ export interface RecordView {
   hash: string;
 }
 
+/** Why an as-of answer may be the version after the one in force, or undefined when it is certain. */
+export function asOfUncertainty(record: HistoryRecord, at: string, resolutionMs: number): string | undefined {
+  const step = Date.parse(record.recordedAt);
+  if (Date.parse(at) >= step + resolutionMs) return undefined;
+  const seconds = resolutionMs / 1000;
+  return `v${record.versionNumber} was recorded at ${record.recordedAt}, in the same ${seconds === 1 ? 'second' : `${seconds}-second step`} as ${at}: the stream dates changes only to that step, so at ${at} the item may still have been at the version before`;
+}
+
 export function toView(record: HistoryRecord): RecordView {
   const view: RecordView = {
     itemKey: record.itemKey,
@@ -203,6 +211,23 @@ export class HistoryReader {
     if (!out.Items?.length) throw new ItemNotFoundError(itemKey);
   }
 
+  /**
+   * A page of an item's versions, as the routes and the CLI answer it: an item
+   * with no history at all is an ItemNotFoundError (404), as in every other query,
+   * not an empty page; a page that is empty because of its range or cursor is a page.
+   */
+  async listHistory(itemKey: string, options: ListOptions = {}): Promise<Page> {
+    const page = await this.listVersions(itemKey, options);
+    if (
+      page.items.length === 0 &&
+      options.cursor === undefined &&
+      options.from === undefined &&
+      options.to === undefined
+    )
+      throw new ItemNotFoundError(itemKey);
+    return page;
+  }
+
   /** A page of versions, oldest first by default. The cursor is opaque and checked. */
   async listVersions(itemKey: string, options: ListOptions = {}): Promise<Page> {
     this.checkItemKey(itemKey);
@@ -295,6 +320,20 @@ export class HistoryReader {
       throw new VersionNotFoundError(itemKey, `as of ${instant}`);
     }
     return fromHistoryItem(item);
+  }
+
+  /**
+   * `asOf` with what the stream's time resolution leaves open. The stream dates a
+   * change to the step it happened in (AWS: the second; DynamoDB Local: the minute),
+   * so when the instant asked falls in the same step as the answer's change, the
+   * item may still have been at the version before: the answer says so.
+   */
+  async asOfAnswer(itemKey: string, at: string): Promise<RecordView & { uncertain?: string }> {
+    const record = await this.asOf(itemKey, at);
+    const view: RecordView & { uncertain?: string } = toView(record);
+    const note = asOfUncertainty(record, parseInstant(at), this.config.streamTimeResolutionMs);
+    if (note) view.uncertain = note;
+    return view;
   }
 
   /** What changed between two versions. */

@@ -321,6 +321,24 @@ describe('npm start stack (DynamoDB Local + serverless-offline + local event sou
       expect(typeof body.errorMessage).toBe('string');
     });
 
+    it('takes versions as every output writes them (v2, v0002), and says when as-of falls in the stream’s time step', async () => {
+      const plain = await runCli(['show', 'audit-1', '2', '--json'], cliEnv);
+      for (const spelling of ['v2', 'v0002']) {
+        const shown = await runCli(['show', 'audit-1', spelling, '--json'], cliEnv);
+        expect(shown.stdout).toBe(plain.stdout);
+      }
+      // DynamoDB Local dates changes to the minute, which the CLI learns from the stack's stream.
+      const newest = JSON.parse((await runCli(['show', 'audit-1', '1', '--json'], cliEnv)).stdout) as {
+        recordedAt: string;
+      };
+      const within = new Date(Date.parse(newest.recordedAt) + 30_000).toISOString();
+      const asOf = await runCli(['as-of', 'audit-1', within], cliEnv);
+      expect(asOf.code).toBe(0);
+      expect(asOf.stdout).toMatch(/note: v\d+ was recorded at .*, in the same 60-second step as/);
+      const http = await get(`/items/audit-1/as-of?at=${encodeURIComponent(within)}`);
+      expect(http.body.uncertain).toMatch(/60-second step/);
+    });
+
     it('refuses a list cursor signed with a key derived from public names (the stack has its own secret)', async () => {
       const guessed = new HistoryReader({ client: dynamo, config: loadConfig({}) });
       const page = await guessed.listVersions('audit-1', { limit: 1 });
@@ -502,6 +520,7 @@ describe('npm start stack (DynamoDB Local + serverless-offline + local event sou
         ['diff with a word', 400, 'validation', '/items/audit-1/diff?from=1&to=x'],
         ['diff from 0', 400, 'validation', '/items/audit-1/diff?from=0&to=2'],
         ['diff to an unknown version', 404, 'version.notFound', '/items/audit-1/diff?from=1&to=50'],
+        ['the versions of an unknown item', 404, 'item.notFound', '/items/nobody/versions'],
       ])('HTTP %s → %i %s', async (_case, status, code, path) => {
         const response = await get(path);
         expect(response.status).toBe(status);

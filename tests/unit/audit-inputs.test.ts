@@ -2,7 +2,8 @@ import { createHmac } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { loadConfig } from '../../shared/core/config';
 import { ValidationError } from '../../shared/core/errors';
-import { checkVersionNumber, HistoryReader, parseInstant } from '../../shared/reading/audit';
+import type { HistoryRecord } from '../../shared/core/types';
+import { asOfUncertainty, checkVersionNumber, HistoryReader, parseInstant } from '../../shared/reading/audit';
 import { MAX_PAYLOAD_BYTES, parseRollbackRequest } from '../../shared/writing/rollback';
 
 describe('instants', () => {
@@ -143,5 +144,19 @@ describe('crafted cursors and dates are 4xx, never crashes (issue 14)', () => {
 
   it('still takes a real leap day with an offset', () => {
     expect(parseInstant('2028-02-29T01:00:00+01:00')).toBe('2028-02-29T00:00:00.000Z');
+  });
+});
+
+describe('asOfUncertainty: what the stream’s time step leaves open', () => {
+  const record = { versionNumber: 4, recordedAt: '2026-12-01T10:00:05.000Z' } as HistoryRecord;
+  it.each<[string, string, number, boolean]>([
+    ['in the same second as the change (AWS)', '2026-12-01T10:00:05.500Z', 1000, true],
+    ['a second later (AWS)', '2026-12-01T10:00:06.000Z', 1000, false],
+    ['half a minute later under DynamoDB Local’s minute', '2026-12-01T10:00:35.000Z', 60_000, true],
+    ['a minute later under DynamoDB Local’s minute', '2026-12-01T10:01:05.000Z', 60_000, false],
+  ])('an instant %s', (_case, at, resolutionMs, uncertain) => {
+    const note = asOfUncertainty(record, at, resolutionMs);
+    expect(note !== undefined).toBe(uncertain);
+    if (note) expect(note).toContain('the item may still have been at the version before');
   });
 });
