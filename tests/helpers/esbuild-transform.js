@@ -8,13 +8,13 @@ module.exports = {
     const { code, map } = transformSync(source, {
       loader: filename.endsWith('.ts') ? 'ts' : 'js',
       format: 'cjs',
-      target: 'node20',
+      target: 'node22',
       sourcemap: 'external',
       sourcefile: filename,
     });
     return { code, map };
   },
   getCacheKey(source, filename) {
-    return createHash('sha256').update(`esbuild-transform-1\0${filename}\0${source}`).digest('hex');
+    return createHash('sha256').update(`esbuild-transform-2\0${filename}\0${source}`).digest('hex');
   },
 };
