@@ -425,14 +425,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return EXIT.ok;
       }
       case 'as-of': {
-        // The stream's time step, learnt from the stack unless STREAM_TIME_RESOLUTION_SECONDS says it.
-        const resolutionMs = io.env.STREAM_TIME_RESOLUTION_SECONDS?.trim()
-          ? config.streamTimeResolutionMs
-          : await streamResolutionOf(client, config.latestTableName);
-        const view = await new HistoryReader({
-          client,
-          config: { ...config, streamTimeResolutionMs: resolutionMs },
-        }).asOfAnswer(itemKey, args[1] as string);
+        const view = await reader.asOfAnswer(itemKey, args[1] as string);
         print(
           view,
           () => `as of ${args[1]}:\n${showRecord(view)}${view.uncertain ? `\nnote: ${view.uncertain}` : ''}`,
@@ -587,13 +580,4 @@ async function digestCommand(
     default:
       throw new ValidationError(`digest takes keygen, publish or check, got "${sub}"`);
   }
-}
-
-/**
- * How coarsely the latest table's stream dates records: DynamoDB Local (its stream
- * ARNs name the region `ddblocal`) to the minute, AWS to the second.
- */
-async function streamResolutionOf(client: DynamoDBClient, table: string): Promise<number> {
-  const out = await client.send(new DescribeTableCommand({ TableName: table }));
-  return out.Table?.LatestStreamArn?.includes(':ddblocal:') ? 60_000 : 1_000;
 }

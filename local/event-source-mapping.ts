@@ -119,6 +119,32 @@ export interface EventSourceMappingOptions {
   retryBaseDelayMs?: number;
   logger?: Logger;
   now?: () => number;
+  /**
+   * The emulator's dating step, in seconds: DynamoDB Local dates stream records to
+   * the minute (60), where AWS dates them to the second. When set, a record the
+   * emulator dated to the start of a step is re-dated to the second this mapping
+   * first read it, kept inside that step and never before the shard's previous
+   * record (see {@link correctDating}). Off by default, and never in AWS.
+   */
+  emulatorDatingStepSeconds?: number;
+}
+
+/**
+ * A record's time at the second, from an emulator that dates to a coarser step:
+ * the second the record was first read (it was written at most one poll earlier),
+ * but no earlier than the step the emulator gave nor the shard's previous record,
+ * and no later than the step's last second. Only records dated exactly at a step's
+ * start are touched: a time the emulator already gives to the second is kept.
+ */
+export function correctDating(
+  reportedSeconds: number,
+  readAtMs: number,
+  stepSeconds: number,
+  previousSeconds: number,
+): number {
+  if (reportedSeconds % stepSeconds !== 0) return reportedSeconds;
+  const seen = Math.floor(readAtMs / 1000);
+  return Math.min(reportedSeconds + stepSeconds - 1, Math.max(reportedSeconds, seen, previousSeconds));
 }
 
 /** Converts a stream record from the SDK into Lambda's JSON event shape. */
@@ -181,8 +207,8 @@ export function interpretResponse(result: InvokeResult, batch: readonly LambdaSt
  * recovery from expired or trimmed iterators, and a checkpoint to resume from.
  */
 export class EventSourceMapping {
-  private readonly o: Required<Omit<EventSourceMappingOptions, 'onFailure'>> &
-    Pick<EventSourceMappingOptions, 'onFailure'>;
+  private readonly o: Required<Omit<EventSourceMappingOptions, 'onFailure' | 'emulatorDatingStepSeconds'>> &
+    Pick<EventSourceMappingOptions, 'onFailure' | 'emulatorDatingStepSeconds'>;
   private checkpoint: Checkpoint;
   private running = false;
   private readonly workers = new Map<string, Promise<void>>();
@@ -318,6 +344,8 @@ export class EventSourceMapping {
     let pending: LambdaStreamRecord[] = [];
     let closed = false;
     const retry = { head: '', attempts: 0, batchLimit: this.o.batchSize };
+    // The last time given to a record of this shard (emulator re-dating keeps the shard's order).
+    let lastDated = 0;
     while (this.running) {
       try {
         if (!closed && pending.length < this.o.batchSize) {
@@ -329,10 +357,23 @@ export class EventSourceMapping {
             );
             const last =
               pending.at(-1)?.dynamodb.SequenceNumber ?? this.checkpoint.shards[shardId]?.sequenceNumber;
+            const readAt = this.o.now();
             for (const record of out.Records ?? []) {
               const seq = record.dynamodb?.SequenceNumber;
               if (seq && last && compareSequenceNumbers(seq, last) <= 0) continue;
-              pending.push(toLambdaRecord(record, this.o.streamArn, this.o.region));
+              const lambdaRecord = toLambdaRecord(record, this.o.streamArn, this.o.region);
+              const step = this.o.emulatorDatingStepSeconds;
+              if (step) {
+                const d = lambdaRecord.dynamodb;
+                d.ApproximateCreationDateTime = correctDating(
+                  d.ApproximateCreationDateTime,
+                  readAt,
+                  step,
+                  lastDated,
+                );
+                lastDated = d.ApproximateCreationDateTime;
+              }
+              pending.push(lambdaRecord);
             }
             iterator = out.NextShardIterator;
             if (!iterator) closed = true;

@@ -108,8 +108,9 @@ async function main(): Promise<void> {
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY || 'local',
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       KEY_ATTRIBUTES: keyAttributes,
-      // DynamoDB Local dates stream records to the minute (AWS: to the second).
-      STREAM_TIME_RESOLUTION_SECONDS: process.env.STREAM_TIME_RESOLUTION_SECONDS || '60',
+      // DynamoDB Local dates stream records to the minute; the local mapping re-dates them to the second,
+      // as AWS dates them (emulatorDatingStepSeconds below), so history has AWS's resolution.
+      STREAM_TIME_RESOLUTION_SECONDS: process.env.STREAM_TIME_RESOLUTION_SECONDS || '1',
       HTTP_PORT: String(httpPort),
       LAMBDA_PORT: String(lambdaPort),
       SLS_TELEMETRY_DISABLED: '1',
@@ -196,6 +197,7 @@ async function main(): Promise<void> {
         : new FileCheckpointStore(join(stateDir, 'stream-checkpoint.json')),
       onFailure: (failure) => appendFileSync(onFailureLog, `${JSON.stringify(failure)}\n`),
       logger: createLogger('event-source-mapping', process.env.LOG_LEVEL ?? 'warn'),
+      emulatorDatingStepSeconds: 60,
     });
     esm.start();
     say(

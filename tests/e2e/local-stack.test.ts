@@ -327,16 +327,31 @@ describe('npm start stack (DynamoDB Local + serverless-offline + local event sou
         const shown = await runCli(['show', 'audit-1', spelling, '--json'], cliEnv);
         expect(shown.stdout).toBe(plain.stdout);
       }
-      // DynamoDB Local dates changes to the minute, which the CLI learns from the stack's stream.
+      // History is dated to the second (the local mapping re-dates DynamoDB Local's minutes), so an instant
+      // in the same second as a change is the one as-of cannot settle, and says so.
       const newest = JSON.parse((await runCli(['show', 'audit-1', '1', '--json'], cliEnv)).stdout) as {
         recordedAt: string;
       };
-      const within = new Date(Date.parse(newest.recordedAt) + 30_000).toISOString();
+      const within = new Date(Date.parse(newest.recordedAt) + 500).toISOString();
       const asOf = await runCli(['as-of', 'audit-1', within], cliEnv);
       expect(asOf.code).toBe(0);
-      expect(asOf.stdout).toMatch(/note: v\d+ was recorded at .*, in the same 60-second step as/);
+      expect(asOf.stdout).toMatch(/note: v\d+ was recorded at .*, in the same second as/);
       const http = await get(`/items/audit-1/as-of?at=${encodeURIComponent(within)}`);
-      expect(http.body.uncertain).toMatch(/60-second step/);
+      expect(http.body.uncertain).toMatch(/in the same second as/);
+    });
+
+    it('dates history to the second, as AWS does, so as-of tells apart changes seconds apart', async () => {
+      await write('seconds-1', 1, 'first');
+      await new Promise((r) => setTimeout(r, 3_000));
+      await write('seconds-1', 2, 'second');
+      const [first, second] = await waitFor(dynamo, 'seconds-1', 2);
+      const gap = Date.parse(second?.recordedAt ?? '') - Date.parse(first?.recordedAt ?? '');
+      expect(gap).toBeGreaterThanOrEqual(2_000);
+      expect(gap).toBeLessThanOrEqual(5_000);
+      const between = new Date(Date.parse(first?.recordedAt ?? '') + 1_500).toISOString();
+      const answer = await get(`/items/seconds-1/as-of?at=${encodeURIComponent(between)}`);
+      expect(answer).toMatchObject({ status: 200, body: { version: 1, image: { status: 'first' } } });
+      expect(answer.body.uncertain).toBeUndefined();
     });
 
     it('refuses a list cursor signed with a key derived from public names (the stack has its own secret)', async () => {

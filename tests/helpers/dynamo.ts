@@ -54,8 +54,8 @@ export async function createTestTables(
     HISTORY_TABLE_NAME: tables.history,
     FAILURES_TABLE_NAME: tables.failures,
     KEY_ATTRIBUTES: keyAttributes,
-    // DynamoDB Local dates stream records to the minute.
-    STREAM_TIME_RESOLUTION_SECONDS: '60',
+    // The pipeline re-dates DynamoDB Local's minute-dated stream records to the second, as AWS dates them.
+    STREAM_TIME_RESOLUTION_SECONDS: '1',
     // A fresh rollback-label key per test's tables, as the local stack makes one per state folder.
     LABEL_SECRET: randomBytes(32).toString('hex'),
     ...env,

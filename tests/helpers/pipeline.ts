@@ -69,6 +69,8 @@ export async function startPipeline(
     pollIntervalMs: 50,
     shardDiscoveryMs: 200,
     retryBaseDelayMs: 10,
+    // As npm start does: DynamoDB Local's minute dating re-dated to the second.
+    emulatorDatingStepSeconds: 60,
     logger: process.env.DEBUG_ESM ? createLogger('esm', 'info') : undefined,
     onFailure: (failure) => {
       onFailure.push(failure);

@@ -302,6 +302,7 @@ describe('fault injection (DynamoDB Local, real stream)', () => {
         shardDiscoveryMs: 200,
         retryBaseDelayMs: 20,
         batchSize: 10,
+        emulatorDatingStepSeconds: 60,
       });
       mapping.start();
       const put = (v: number) =>

@@ -1,4 +1,4 @@
-import { interpretResponse, toLambdaRecord } from '../../local/event-source-mapping';
+import { correctDating, interpretResponse, toLambdaRecord } from '../../local/event-source-mapping';
 import { streamRecord } from '../helpers/stream-records';
 
 const batch = [streamRecord(), streamRecord(), streamRecord()];
@@ -63,5 +63,42 @@ describe('Lambda event shape', () => {
     expect(record.dynamodb.NewImage).toEqual({ id: { S: 'a' }, b: { B: 'AQI=' } });
     expect(record.eventSourceARN).toBe('arn:aws:dynamodb:us-east-1:1:table/t/stream/x');
     expect(record.eventSource).toBe('aws:dynamodb');
+  });
+});
+
+describe('correctDating: DynamoDB Local’s minute dating, re-dated to the second', () => {
+  const minute = Date.parse('2026-12-01T10:07:00Z') / 1000;
+  it.each<[string, number, number, number, number]>([
+    ['read 12.4 s into the minute', minute, minute * 1000 + 12_400, 0, minute + 12],
+    [
+      'read in the next minute (the mapping lagged): kept in its own minute',
+      minute,
+      (minute + 75) * 1000,
+      0,
+      minute + 59,
+    ],
+    [
+      'read before the shard’s previous record’s second: never earlier than it',
+      minute,
+      minute * 1000 + 3_000,
+      minute + 5,
+      minute + 5,
+    ],
+    [
+      'a time already at the second (not a step start): kept',
+      minute + 7,
+      (minute + 30) * 1000,
+      0,
+      minute + 7,
+    ],
+    [
+      'read with a clock behind the emulator’s: never before its minute',
+      minute,
+      (minute - 4) * 1000,
+      0,
+      minute,
+    ],
+  ])('%s', (_case, reported, readAtMs, previous, expected) => {
+    expect(correctDating(reported, readAtMs, 60, previous)).toBe(expected);
   });
 });
