@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -242,6 +242,33 @@ describe('CloudFormation from `serverless package` (offline)', () => {
       expect(variables.AWS_NODEJS_CONNECTION_REUSE_ENABLED).toBeUndefined();
       expect(variables.SERVICE).toBe('dynamo-history');
     }
+  });
+
+  // The official linter against the CloudFormation resource specification (cfn-lint 1.51, from pip; these
+  // machines have it). W3005 is Serverless v3's own: it gives each function a DependsOn on its role as well
+  // as the GetAtt that already orders them, which is redundant and harmless.
+  it.each([
+    ['prod, without retention', () => prod],
+    ['dev, with retention', () => dev],
+  ])('passes cfn-lint: %s', async (_mode, template) => {
+    const file = join(work, `lint-${_mode.split(',')[0]}.json`);
+    writeFileSync(file, JSON.stringify(template()));
+    const matches = await new Promise<{ Rule: { Id: string }; Message: string }[]>((done, fail) => {
+      execFile(
+        'cfn-lint',
+        ['--format', 'json', '--ignore-checks', 'W3005', '--', file],
+        (error, stdout, stderr) => {
+          if (error && (error as { code?: unknown }).code === 'ENOENT')
+            return fail(new Error('cfn-lint is not installed: pip install cfn-lint==1.51.0'));
+          try {
+            done(JSON.parse(stdout || '[]'));
+          } catch {
+            fail(new Error(`cfn-lint said: ${stderr || stdout}`));
+          }
+        },
+      );
+    });
+    expect(matches.map((m) => `${m.Rule.Id}: ${m.Message}`)).toEqual([]);
   });
 
   it('puts IAM auth on every HTTP route', () => {
