@@ -79,13 +79,13 @@ export function ensureEmulator(log: (line: string) => void = () => {}): string {
 }
 
 /** Resolves when nothing listens on `port`; throws a clear message when something does. */
-export async function assertPortFree(port: number, what: string): Promise<void> {
+export async function assertPortFree(port: number, what: string, variable?: string): Promise<void> {
   await new Promise<void>((resolvePort, reject) => {
     const server = createServer();
     server.once('error', () =>
       reject(
         new LocalStackError(
-          `port ${port} (${what}) is already in use; stop whatever holds it or choose another port`,
+          `port ${port} (${what}) is already in use; stop whatever holds it or ${variable ? `set ${variable} to a free port` : 'choose another port'}`,
         ),
       ),
     );
@@ -129,7 +129,7 @@ export interface StartOptions {
 export async function startDynamoLocal(options: StartOptions): Promise<DynamoLocal> {
   checkJava();
   const dir = ensureEmulator(options.log);
-  await assertPortFree(options.port, 'DynamoDB Local');
+  await assertPortFree(options.port, 'DynamoDB Local', 'DYNAMODB_PORT');
   const args = [
     `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
     '-jar',

@@ -67,8 +67,8 @@ async function main(): Promise<void> {
   const region = process.env.AWS_REGION || 'us-east-1';
   const say = (line: string) => process.stdout.write(`[dynamo-history] ${line}\n`);
 
-  await assertPortFree(httpPort, 'serverless-offline HTTP');
-  await assertPortFree(lambdaPort, 'serverless-offline Lambda');
+  await assertPortFree(httpPort, 'serverless-offline HTTP', 'HTTP_PORT');
+  await assertPortFree(lambdaPort, 'serverless-offline Lambda', 'LAMBDA_PORT');
 
   const stateDir = join(ROOT, '.dynamodb');
   let dynamo: DynamoLocal | undefined;
@@ -81,11 +81,23 @@ async function main(): Promise<void> {
     say('stopping ...');
     await esm?.stop().catch(() => {});
     if (offline && offline.exitCode === null && offline.pid) {
+      // Wait for serverless-offline to exit (its ports free), so an immediate restart finds them free.
+      const exited = new Promise<void>((done) => offline?.once('exit', () => done()));
+      const group = offline.pid;
       try {
-        process.kill(-offline.pid, 'SIGTERM');
+        process.kill(-group, 'SIGTERM');
       } catch {
         // already gone
       }
+      const late = setTimeout(() => {
+        try {
+          process.kill(-group, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }, 10_000);
+      await exited;
+      clearTimeout(late);
     }
     await dynamo?.stop().catch(() => {});
     say('stopped');
@@ -214,4 +226,8 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+main().catch((error: unknown) => {
+  // A port in use, a bad variable: one line naming what to fix, not a stack trace.
+  process.stderr.write(`[dynamo-history] ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
