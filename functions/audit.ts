@@ -5,7 +5,7 @@ import { ValidationError } from '../shared/core/errors';
 import { createLogger } from '../shared/core/logger';
 import { type Infer, number, object, oneOf, optional, SchemaError, string } from '../shared/core/schema';
 import { HistoryReader, type ListOptions, type Order, toView } from '../shared/reading/audit';
-import { type HttpEvent, httpError, intParam, isHttpEvent, json, onlyParams } from './http';
+import { type HttpEvent, httpError, intParam, isHttpEvent, itemKeyParam, json, onlyParams } from './http';
 
 const client = createDynamoClient();
 const config = loadConfig();
@@ -65,7 +65,7 @@ function fromHttp(event: HttpEvent, route: keyof typeof schemas): Record<string,
     case 'listVersions':
       onlyParams(query, ['limit', 'cursor', 'order', 'from', 'to']);
       return {
-        itemKey: path.itemKey,
+        itemKey: itemKeyParam(event),
         limit: intParam(query.limit, 'limit'),
         cursor: query.cursor,
         order: query.order,
@@ -74,14 +74,18 @@ function fromHttp(event: HttpEvent, route: keyof typeof schemas): Record<string,
       };
     case 'getVersion':
       onlyParams(query, []);
-      return { itemKey: path.itemKey, version: intParam(path.n, 'version') };
+      return { itemKey: itemKeyParam(event), version: intParam(path.n, 'version') };
     case 'asOf':
       onlyParams(query, ['at']);
       if (query.at === undefined) throw new ValidationError('query parameter "at" is required');
-      return { itemKey: path.itemKey, at: query.at };
+      return { itemKey: itemKeyParam(event), at: query.at };
     case 'diff':
       onlyParams(query, ['from', 'to']);
-      return { itemKey: path.itemKey, from: intParam(query.from, 'from'), to: intParam(query.to, 'to') };
+      return {
+        itemKey: itemKeyParam(event),
+        from: intParam(query.from, 'from'),
+        to: intParam(query.to, 'to'),
+      };
   }
 }
 

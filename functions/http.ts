@@ -13,6 +13,8 @@ import type { Logger } from '../shared/core/logger';
 /** An API Gateway (REST) proxy event, as far as the audit routes read it. */
 export interface HttpEvent {
   httpMethod: string;
+  /** The request path as the client sent it, percent-encoding kept (API Gateway REST; serverless-offline too). */
+  path?: string | null;
   pathParameters?: Record<string, string | undefined> | null;
   queryStringParameters?: Record<string, string | undefined> | null;
   body?: string | null;
@@ -49,6 +51,26 @@ export function httpError(error: unknown, logger: Logger): APIGatewayProxyResult
     return json(statusOf(error), { code: error.code, message: error.message });
   logger.error('request failed', { error: error instanceof Error ? error.stack : String(error) });
   return json(500, { code: 'internal', message: 'internal error' });
+}
+
+/**
+ * The `{itemKey}` of `/items/{itemKey}/…`, percent-decoded exactly once. It is read from
+ * the raw path, because gateways disagree on path parameters: API Gateway REST hands
+ * them over still percent-encoded, serverless-offline decoded. The raw path is the
+ * same in both, so a key holding `/`, `%` or `|` means the same item everywhere. A
+ * hand-made event without a path falls back to `pathParameters`, taken as decoded.
+ * @throws ValidationError
+ */
+export function itemKeyParam(event: HttpEvent): string | undefined {
+  const raw = typeof event.path === 'string' ? /\/items\/([^/]+)(?:\/|$)/.exec(event.path)?.[1] : undefined;
+  if (raw === undefined) return event.pathParameters?.itemKey ?? undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new ValidationError(
+      `the item key in the path is not valid percent-encoding: ${JSON.stringify(raw.slice(0, 200))}`,
+    );
+  }
 }
 
 /** A numeric query or path parameter; anything but plain decimal digits is a ValidationError. */

@@ -12,7 +12,7 @@ import {
   type RollbackResult,
   RollbackService,
 } from '../shared/writing/rollback';
-import { type HttpEvent, httpError, isHttpEvent, json, onlyParams } from './http';
+import { type HttpEvent, httpError, isHttpEvent, itemKeyParam, json, onlyParams } from './http';
 
 const config = requireLabelKey(loadConfig(), process.env);
 const service = new RollbackService({ client: createDynamoClient(), config });
@@ -84,7 +84,7 @@ function rollbackFromHttp(event: HttpEvent): RollbackRequest {
           ? 'the item is named by the path, not by "key" in the body'
           : 'over HTTP the actor is the authenticated caller; "actor" is not accepted',
       );
-  const itemKey = event.pathParameters?.itemKey ?? '';
+  const itemKey = itemKeyParam(event) ?? '';
   const key = unmarshall(decodeItemKey(itemKey, config.keySchema), { wrapNumbers: true });
   return parseRollbackRequest({ ...body, key });
 }

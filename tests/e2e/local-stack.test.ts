@@ -340,6 +340,14 @@ describe('npm start stack (DynamoDB Local + serverless-offline + local event sou
       expect(http.body.uncertain).toMatch(/in the same second as/);
     });
 
+    it('addresses a key holding a slash by its URL-encoded form, on every route', async () => {
+      await write('a/b', 1, 'slashed');
+      await waitFor(dynamo, 'a/b', 1);
+      const list = await get('/items/a%2Fb/versions');
+      expect(list).toMatchObject({ status: 200, body: { itemKey: 'a/b', items: [{ version: 1 }] } });
+      expect(await get('/items/a%2Fb/versions/1')).toMatchObject({ status: 200, body: { itemKey: 'a/b' } });
+    });
+
     it('dates history to the second, as AWS does, so as-of tells apart changes seconds apart', async () => {
       await write('seconds-1', 1, 'first');
       await new Promise((r) => setTimeout(r, 3_000));
@@ -718,6 +726,12 @@ describe('npm start with KEY_ATTRIBUTES=pk,sk', () => {
       }),
     );
     const records = await waitFor(dynamo, 'TENANT%239|INVOICE%232026%2F11', 2);
+    // Over HTTP, the canonical key URL-encoded once, as the README shows.
+    const response = await fetch(
+      `${stack.httpEndpoint}/items/${encodeURIComponent('TENANT%239|INVOICE%232026%2F11')}/versions`,
+    );
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { items: unknown[] }).items).toHaveLength(2);
     expect(records.map((r) => [r.version, r.op, r.image?.amount])).toEqual([
       ['v0001', 'INSERT', { N: '10' }],
       ['v0002', 'MODIFY', { N: '12' }],
