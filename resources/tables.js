@@ -4,19 +4,16 @@
 // local stack creates DynamoDB Local's tables from the same definitions (local/tables.ts).
 // It is JavaScript because the latest table's key schema follows KEY_ATTRIBUTES.
 
-/** @typedef {{ name: string, type: 'S' | 'N' | 'B' }} KeyAttribute */
+const { parseKeyAttributeSpec } = require('../shared/core/key-attributes.js');
+
+/** @typedef {import('../shared/core/key-attributes.js').KeyAttribute} KeyAttribute */
 
 /**
+ * The key schema KEY_ATTRIBUTES names, by the one parser the code uses too.
  * @param {string} spec KEY_ATTRIBUTES: `id`, `pk,sk`, or typed `pk:S,sk:N`.
  * @returns {KeyAttribute[]}
  */
-function keyAttributesOf(spec) {
-  return spec.split(',').map((part) => {
-    const [name = '', type = 'S'] = part.trim().split(':');
-    if (!name || !['S', 'N', 'B'].includes(type)) throw new Error(`invalid KEY_ATTRIBUTES: "${spec}"`);
-    return { name, type: /** @type {'S'|'N'|'B'} */ (type) };
-  });
-}
+const keyAttributesOf = (spec) => parseKeyAttributeSpec(spec);
 
 /**
  * @param {{ service?: string, stage?: string, keyAttributes?: string }} [options]

@@ -1,6 +1,7 @@
 import { ConfigurationError } from './errors';
+import { parseKeyAttributeSpec } from './key-attributes';
 import { HmacKey, type MacKey, parseSecret } from './mac';
-import type { KeySchema, KeyType, RetentionPolicy } from './types';
+import type { KeySchema, RetentionPolicy } from './types';
 
 /** Attribute names the writer library manages on latest-table items. */
 export interface ManagedAttributes {
@@ -46,30 +47,15 @@ const NAME = /^[^\s,:]{1,255}$/;
 
 /**
  * Parses `KEY_ATTRIBUTES`: `id`, `pk,sk`, or with types `pk:S,sk:N`.
- * String is the default type, as in most tables.
+ * String is the default type, as in most tables. The same parser as the template's.
+ * @throws ConfigurationError
  */
 export function parseKeyAttributes(spec: string): KeySchema {
-  const parts = spec.split(',').map((p) => p.trim());
-  if (parts.length < 1 || parts.length > 2) {
-    throw new ConfigurationError(`KEY_ATTRIBUTES must name one or two attributes, got "${spec}"`);
+  try {
+    return parseKeyAttributeSpec(spec) as KeySchema;
+  } catch (error) {
+    throw new ConfigurationError((error as Error).message, { cause: error });
   }
-  const schema = parts.map((part) => {
-    const [name = '', type = 'S', ...rest] = part.split(':');
-    if (!NAME.test(name) || rest.length > 0) {
-      throw new ConfigurationError(`KEY_ATTRIBUTES has an invalid attribute "${part}"`);
-    }
-    if (type !== 'S' && type !== 'N' && type !== 'B') {
-      throw new ConfigurationError(`KEY_ATTRIBUTES type of "${name}" must be S, N or B, got "${type}"`);
-    }
-    return { name, type: type as KeyType };
-  });
-  const [partition, sort] = schema;
-  if (!partition) throw new ConfigurationError('KEY_ATTRIBUTES is empty');
-  if (!sort) return [partition];
-  if (partition.name === sort.name) {
-    throw new ConfigurationError(`KEY_ATTRIBUTES names the same attribute twice: "${spec}"`);
-  }
-  return [partition, sort];
 }
 
 function name(env: NodeJS.ProcessEnv, variable: string, fallback?: string): string {

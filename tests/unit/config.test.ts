@@ -31,3 +31,30 @@ describe('configuration', () => {
     expect(() => loadConfig({ VERSION_ATTRIBUTE: 'modifiedAt' })).toThrow(ConfigurationError);
   });
 });
+
+describe('one KEY_ATTRIBUTES parser for the code and the template', () => {
+  // The template's resources/tables.js used to accept what the code refused (three parts, a repeated name).
+  const { keyAttributesOf } = require('../../resources/tables.js') as {
+    keyAttributesOf: (spec: string) => { name: string; type: string }[];
+  };
+  it.each(['id', 'pk,sk', 'pk:S,sk:N', 'a b', 'pk,sk,x', 'pk,pk', 'id:X', 'id:S:S', ''])(
+    'agrees on "%s"',
+    (spec) => {
+      const code = (() => {
+        try {
+          return parseKeyAttributes(spec);
+        } catch (error) {
+          return (error as Error).message;
+        }
+      })();
+      const template = (() => {
+        try {
+          return keyAttributesOf(spec);
+        } catch (error) {
+          return (error as Error).message;
+        }
+      })();
+      expect(template).toEqual(code);
+    },
+  );
+});
