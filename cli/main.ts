@@ -548,7 +548,10 @@ async function digestCommand(
       return report.findings.length > 0 ? EXIT.findings : EXIT.ok;
     }
     case 'check': {
-      const check = publicKeyCheck(readFileSync(required(values['public-key'], 'public-key', sub), 'utf8'));
+      // PEM (a key file's .pub) or DER (what `aws kms get-public-key` returns, base64-decoded).
+      const keyBytes = readFileSync(required(values['public-key'], 'public-key', sub));
+      const pem = keyBytes.subarray(0, 10).toString('latin1') === '-----BEGIN';
+      const check = publicKeyCheck(pem ? keyBytes.toString('utf8') : new Uint8Array(keyBytes));
       const store = new DirectoryDigestStore(required(values.store, 'store', sub));
       const name = values.name ?? (await store.latest());
       if (!name) throw new ValidationError(`no digest in ${values.store}`);

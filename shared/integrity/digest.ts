@@ -244,10 +244,15 @@ export function generateDigestKey(): { privateKeyPem: string; publicKeyPem: stri
  * ECDSA P-256 over SHA-256 for KMS (`ECDSA_SHA_256`, message type RAW).
  */
 export function publicKeyCheck(publicKey: string | Uint8Array): SignatureCheck {
-  const key =
-    typeof publicKey === 'string'
-      ? createPublicKey(publicKey)
-      : createPublicKey({ key: Buffer.from(publicKey), format: 'der', type: 'spki' });
+  let key: KeyObject;
+  try {
+    key =
+      typeof publicKey === 'string'
+        ? createPublicKey(publicKey)
+        : createPublicKey({ key: Buffer.from(publicKey), format: 'der', type: 'spki' });
+  } catch (cause) {
+    throw new ValidationError('not a public key (SPKI, as PEM or DER)', {}, { cause });
+  }
   return (digestSha256, signature, algorithm) => {
     try {
       if (algorithm === 'ed25519' && key.asymmetricKeyType === 'ed25519')

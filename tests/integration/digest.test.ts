@@ -1,5 +1,5 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
@@ -22,7 +22,8 @@ import { Verifier } from '../../shared/integrity/verify';
 import { itemHash } from '../../shared/recording/chain-hash';
 import { toHistoryItem } from '../../shared/recording/history-record';
 import type { VersionedTable } from '../../shared/writing/versioned-table';
-import { readHistory, testClient, waitForHistory } from '../helpers/dynamo';
+import { cliEnv, runCli } from '../helpers/cli';
+import { readHistory, testClient, testEndpoint, waitForHistory } from '../helpers/dynamo';
 import { type Pipeline, recordedTables } from '../helpers/pipeline';
 
 // Signed digests (README, "Signed digests"): a rewrite of history that recomputes every
@@ -127,6 +128,38 @@ describe('signed digests', () => {
     const forged = await publish(new KeyFileSigner(generateDigestKey().privateKeyPem));
     expect((await checkIt(forged)).findings.map((f) => f.kind)).toEqual(['digest.signature']);
   });
+});
+
+describe('a digest signed the way KMS signs, checked by the CLI with the DER key `aws kms get-public-key` gives', () => {
+  it('passes the check, and fails it for another key', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    // What KmsDigestSigner asks of KMS: ECDSA_SHA_256 over the 32-byte digest hash (MessageType RAW), DER.
+    const kmsLike: DigestSigner = {
+      keyId: 'arn:aws:kms:eu-west-1:123456789012:key/example',
+      algorithm: 'ECDSA_SHA_256',
+      sign: async (sha256) => new Uint8Array(sign('sha256', sha256, { key: privateKey, dsaEncoding: 'der' })),
+    };
+    const store = join(dir, 'kms');
+    const signed = await signDigest(await verifier().verifyAll(), config, kmsLike, new Date());
+    await new DirectoryDigestStore(store).put(
+      digestName(new Date('2026-12-01T12:00:00Z')),
+      serializeDigest(signed),
+    );
+    const der = join(dir, 'kms.der');
+    writeFileSync(der, publicKey.export({ type: 'spki', format: 'der' }));
+    const env = cliEnv(tables, testEndpoint());
+    const ok = await runCli(['digest', 'check', '--public-key', der, '--store', store], env);
+    expect(ok.stdout).toMatch(/chain head\(s\) checked, 0 expired, 0 finding\(s\)/);
+    expect(ok.code).toBe(0);
+    const other = join(dir, 'other.der');
+    writeFileSync(
+      other,
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'der' }),
+    );
+    const refused = await runCli(['digest', 'check', '--public-key', other, '--store', store], env);
+    expect(refused.stdout).toContain('digest.signature');
+    expect(refused.code).toBe(1);
+  }, 60_000);
 });
 
 describe('publicKeyCheck', () => {
