@@ -1,34 +1,37 @@
 import { createDynamoClient } from '../shared/aws/clients';
 import { cursorSecretFromEnv } from '../shared/aws/secrets';
-import { loadConfig } from '../shared/core/config';
+import { loadConfigs, perTable } from '../shared/core/config';
 import { ValidationError } from '../shared/core/errors';
 import { createLogger } from '../shared/core/logger';
 import { type Infer, number, object, oneOf, optional, SchemaError, string } from '../shared/core/schema';
 import { HistoryReader, type ListOptions, type Order, toView } from '../shared/reading/audit';
-import { type HttpEvent, httpError, intParam, isHttpEvent, itemKeyParam, json, onlyParams } from './http';
+import { addressParams, type HttpEvent, httpError, intParam, isHttpEvent, json, onlyParams } from './http';
 
 const client = createDynamoClient();
-const config = loadConfig();
-/** Readers answer the routes; only list cursors need the secret, read once per container on first use. */
-const reader = new HistoryReader({ client, config });
-let listReader: Promise<HistoryReader> | undefined;
-const cursorReader = (): Promise<HistoryReader> => {
-  listReader ??= cursorSecretFromEnv(process.env).then(
-    (cursorSecret) => new HistoryReader({ client, config, cursorSecret }),
-  );
+const configs = loadConfigs();
+/** One reader per recorded table answers the routes; `table` picks it (it may be left out with one table). */
+const reader = perTable(configs, (config) => new HistoryReader({ client, config }));
+/** Only list cursors need the secret, read once per container on first use. */
+let cursorSecret: Promise<string> | undefined;
+const cursorReader = async (table?: string): Promise<HistoryReader> => {
+  const config = reader(table).config;
+  cursorSecret ??= cursorSecretFromEnv(process.env);
   // A failed read of the secret is retried by the next request, not cached.
-  listReader.catch(() => {
-    listReader = undefined;
+  cursorSecret.catch(() => {
+    cursorSecret = undefined;
   });
-  return listReader;
+  return new HistoryReader({ client, config, cursorSecret: await cursorSecret });
 };
 const logger = createLogger('audit');
 
 const version = number({ integer: true, min: 1 });
 const itemKey = string({ min: 1, max: 2048 });
+/** The recorded table; needed only when the deployment records several. */
+const table = optional(string({ min: 1, max: 255 }));
 const schemas = {
   listVersions: object(
     {
+      table,
       itemKey,
       limit: optional(number({ integer: true, min: 1, max: 1000 })),
       cursor: optional(string({ max: 2048 })),
@@ -38,9 +41,9 @@ const schemas = {
     },
     { strict: true },
   ),
-  getVersion: object({ itemKey, version }, { strict: true }),
-  asOf: object({ itemKey, at: string({ max: 64 }) }, { strict: true }),
-  diff: object({ itemKey, from: version, to: version }, { strict: true }),
+  getVersion: object({ table, itemKey, version }, { strict: true }),
+  asOf: object({ table, itemKey, at: string({ max: 64 }) }, { strict: true }),
+  diff: object({ table, itemKey, from: version, to: version }, { strict: true }),
 };
 
 function check<S extends keyof typeof schemas>(name: S, input: unknown): Infer<(typeof schemas)[S]> {
@@ -61,11 +64,13 @@ function check<S extends keyof typeof schemas>(name: S, input: unknown): Infer<(
 function fromHttp(event: HttpEvent, route: keyof typeof schemas): Record<string, unknown> {
   const path = event.pathParameters ?? {};
   const query = event.queryStringParameters ?? {};
+  const { table, itemKey } = addressParams(event);
+  const address = { ...(table !== undefined ? { table } : {}), itemKey };
   switch (route) {
     case 'listVersions':
       onlyParams(query, ['limit', 'cursor', 'order', 'from', 'to']);
       return {
-        itemKey: itemKeyParam(event),
+        ...address,
         limit: intParam(query.limit, 'limit'),
         cursor: query.cursor,
         order: query.order,
@@ -74,15 +79,15 @@ function fromHttp(event: HttpEvent, route: keyof typeof schemas): Record<string,
       };
     case 'getVersion':
       onlyParams(query, []);
-      return { itemKey: itemKeyParam(event), version: intParam(path.n, 'version') };
+      return { ...address, version: intParam(path.n, 'version') };
     case 'asOf':
       onlyParams(query, ['at']);
       if (query.at === undefined) throw new ValidationError('query parameter "at" is required');
-      return { itemKey: itemKeyParam(event), at: query.at };
+      return { ...address, at: query.at };
     case 'diff':
       onlyParams(query, ['from', 'to']);
       return {
-        itemKey: itemKeyParam(event),
+        ...address,
         from: intParam(query.from, 'from'),
         to: intParam(query.to, 'to'),
       };
@@ -114,8 +119,9 @@ export const listVersions = route('listVersions', async (input) => {
   if (input.cursor !== undefined) options.cursor = input.cursor;
   if (input.from !== undefined) options.from = input.from;
   if (input.to !== undefined) options.to = input.to;
-  const page = await (await cursorReader()).listHistory(input.itemKey, options);
+  const page = await (await cursorReader(input.table)).listHistory(input.itemKey, options);
   return {
+    ...(input.table !== undefined ? { table: input.table } : {}),
     itemKey: input.itemKey,
     items: page.items.map(toView),
     ...(page.cursor ? { cursor: page.cursor } : {}),
@@ -123,9 +129,11 @@ export const listVersions = route('listVersions', async (input) => {
 });
 
 export const getVersion = route('getVersion', async (input) =>
-  toView(await reader.getVersion(input.itemKey, input.version)),
+  toView(await reader(input.table).getVersion(input.itemKey, input.version)),
 );
 
-export const asOf = route('asOf', async (input) => reader.asOfAnswer(input.itemKey, input.at));
+export const asOf = route('asOf', async (input) => reader(input.table).asOfAnswer(input.itemKey, input.at));
 
-export const diff = route('diff', async (input) => reader.diff(input.itemKey, input.from, input.to));
+export const diff = route('diff', async (input) =>
+  reader(input.table).diff(input.itemKey, input.from, input.to),
+);

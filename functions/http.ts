@@ -4,6 +4,7 @@ import {
   ItemExistsError,
   ItemNotFoundError,
   UnauthenticatedError,
+  UnknownTableError,
   ValidationError,
   VersionConflictError,
   VersionNotFoundError,
@@ -36,6 +37,7 @@ function statusOf(error: HistoryError): number {
   if (error instanceof ItemNotFoundError || error instanceof VersionNotFoundError) return 404;
   if (error instanceof VersionConflictError || error instanceof ItemExistsError) return 409;
   if (error instanceof UnauthenticatedError) return 403;
+  if (error instanceof UnknownTableError) return error.code === 'table.required' ? 400 : 404;
   return 500;
 }
 
@@ -53,24 +55,45 @@ export function httpError(error: unknown, logger: Logger): APIGatewayProxyResult
   return json(500, { code: 'internal', message: 'internal error' });
 }
 
-/**
- * The `{itemKey}` of `/items/{itemKey}/…`, percent-decoded exactly once. It is read from
- * the raw path, because gateways disagree on path parameters: API Gateway REST hands
- * them over still percent-encoded, serverless-offline decoded. The raw path is the
- * same in both, so a key holding `/`, `%` or `|` means the same item everywhere. A
- * hand-made event without a path falls back to `pathParameters`, taken as decoded.
- * @throws ValidationError
- */
-export function itemKeyParam(event: HttpEvent): string | undefined {
-  const raw = typeof event.path === 'string' ? /\/items\/([^/]+)(?:\/|$)/.exec(event.path)?.[1] : undefined;
-  if (raw === undefined) return event.pathParameters?.itemKey ?? undefined;
+/** The audit and rollback routes, with or without `/tables/{table}` in front, anchored at the end (a base path may precede). */
+const ROUTE =
+  /(?:^|\/)(?:tables\/([^/]+)\/)?items\/([^/]+)\/(?:versions(?:\/[^/]+)?|as-of|diff|rollback)\/?$/;
+
+function decodeOnce(raw: string, what: string): string {
   try {
     return decodeURIComponent(raw);
   } catch {
     throw new ValidationError(
-      `the item key in the path is not valid percent-encoding: ${JSON.stringify(raw.slice(0, 200))}`,
+      `the ${what} in the path is not valid percent-encoding: ${JSON.stringify(raw.slice(0, 200))}`,
     );
   }
+}
+
+/**
+ * The `{table}` and `{itemKey}` of `[/tables/{table}]/items/{itemKey}/…`, each percent-decoded
+ * exactly once. They are read from the raw path, because gateways disagree on path
+ * parameters: API Gateway REST hands them over still percent-encoded, serverless-offline
+ * decoded. The raw path is the same in both, so a key holding `/`, `%` or `|` means the
+ * same item everywhere. A hand-made event without a path falls back to `pathParameters`,
+ * taken as decoded. `table` is undefined on the routes without `/tables/{table}`.
+ * @throws ValidationError
+ */
+export function addressParams(event: HttpEvent): { table?: string; itemKey?: string } {
+  const match = typeof event.path === 'string' ? ROUTE.exec(event.path) : null;
+  if (!match) {
+    const { table, itemKey } = event.pathParameters ?? {};
+    return { ...(table !== undefined ? { table } : {}), ...(itemKey !== undefined ? { itemKey } : {}) };
+  }
+  const [, table, itemKey] = match;
+  return {
+    ...(table !== undefined ? { table: decodeOnce(table, 'table name') } : {}),
+    itemKey: decodeOnce(itemKey as string, 'item key'),
+  };
+}
+
+/** The `{itemKey}` of the path (see {@link addressParams}). @throws ValidationError */
+export function itemKeyParam(event: HttpEvent): string | undefined {
+  return addressParams(event).itemKey;
 }
 
 /** A numeric query or path parameter; anything but plain decimal digits is a ValidationError. */

@@ -1,7 +1,7 @@
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { createDynamoClient } from '../shared/aws/clients';
 import { requireLabelKey } from '../shared/aws/kms';
-import { loadConfig } from '../shared/core/config';
+import { loadConfigs, perTable } from '../shared/core/config';
 import { UnauthenticatedError, ValidationError } from '../shared/core/errors';
 import { decodeItemKey } from '../shared/core/keys';
 import { createLogger } from '../shared/core/logger';
@@ -12,15 +12,19 @@ import {
   type RollbackResult,
   RollbackService,
 } from '../shared/writing/rollback';
-import { type HttpEvent, httpError, isHttpEvent, itemKeyParam, json, onlyParams } from './http';
+import { addressParams, type HttpEvent, httpError, isHttpEvent, json, onlyParams } from './http';
 
-const config = requireLabelKey(loadConfig(), process.env);
-const service = new RollbackService({ client: createDynamoClient(), config });
+const client = createDynamoClient();
+/** One rollback service per recorded table; the request's `table` picks it (optional with one table). */
+const service = perTable(
+  loadConfigs().map((config) => requireLabelKey(config, process.env)),
+  (config) => new RollbackService({ client, config }),
+);
 const logger = createLogger('rollback');
 
 async function run(request: RollbackRequest, caller?: string): Promise<RollbackResult> {
   try {
-    const result = await service.rollback(request, caller !== undefined ? { caller } : {});
+    const result = await service(request.table).rollback(request, caller !== undefined ? { caller } : {});
     logger.info('rollback', {
       key: result.key,
       restoredVersion: result.restoredVersion,
@@ -30,7 +34,12 @@ async function run(request: RollbackRequest, caller?: string): Promise<RollbackR
     });
     return result;
   } catch (error) {
-    logger.warn('rollback refused', { key: request.key, toVersion: request.toVersion, error: String(error) });
+    logger.warn('rollback refused', {
+      table: request.table,
+      key: request.key,
+      toVersion: request.toVersion,
+      error: String(error),
+    });
     throw error;
   }
 }
@@ -44,7 +53,7 @@ async function run(request: RollbackRequest, caller?: string): Promise<RollbackR
 export const handler = async (event: unknown): Promise<RollbackResult> => run(parseRollbackRequest(event));
 
 /**
- * `POST /items/{itemKey}/rollback` (IAM auth). The body is the invocation payload
+ * `POST [/tables/{table}]/items/{itemKey}/rollback` (IAM auth). The body is the invocation payload
  * without `key` (the path names the item) and without `actor`: the actor is the
  * IAM principal API Gateway authenticated (`actorSource: caller`).
  */
@@ -84,7 +93,12 @@ function rollbackFromHttp(event: HttpEvent): RollbackRequest {
           ? 'the item is named by the path, not by "key" in the body'
           : 'over HTTP the actor is the authenticated caller; "actor" is not accepted',
       );
-  const itemKey = itemKeyParam(event) ?? '';
+  if (Object.hasOwn(body, 'table'))
+    throw new ValidationError(
+      'the table is named by the path (/tables/{table}/items/…), not by "table" in the body',
+    );
+  const { table, itemKey = '' } = addressParams(event);
+  const { config } = service(table);
   const key = unmarshall(decodeItemKey(itemKey, config.keySchema), { wrapNumbers: true });
-  return parseRollbackRequest({ ...body, key });
+  return parseRollbackRequest({ ...body, key, ...(table !== undefined ? { table } : {}) });
 }

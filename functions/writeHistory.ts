@@ -2,22 +2,21 @@ import type { DynamoDBBatchResponse } from 'aws-lambda';
 import { createDynamoClient } from '../shared/aws/clients';
 import { requireLabelKey } from '../shared/aws/kms';
 import { emfLine } from '../shared/aws/metrics';
-import { loadConfig } from '../shared/core/config';
+import { loadConfigs } from '../shared/core/config';
 import { MalformedRecordError } from '../shared/core/errors';
 import { createLogger } from '../shared/core/logger';
-import { HistoryWriter } from '../shared/recording/history-writer';
-import { streamTrustFromEnv } from '../shared/recording/stream-origin';
+import { StreamRecorder } from '../shared/recording/recorder';
 
 // Built once per container: configuration is checked at cold start and fails fast.
 const dimensions = { Service: process.env.SERVICE ?? 'dynamo-history', Stage: process.env.STAGE ?? 'dev' };
-const writer = new HistoryWriter({
+// Each recorded table's writer takes only its own stream's records (README, "Threat model").
+const writer = new StreamRecorder({
   client: createDynamoClient(),
-  config: requireLabelKey(loadConfig(), process.env),
+  configs: loadConfigs().map((config) => requireLabelKey(config, process.env)),
   logger: createLogger('writeHistory'),
-  trust: streamTrustFromEnv(process.env),
 });
 
-/** DynamoDB Stream → history table, with a partial batch response (ReportBatchItemFailures). */
+/** DynamoDB Streams → history tables, with a partial batch response (ReportBatchItemFailures). */
 export const handler = async (event: unknown): Promise<DynamoDBBatchResponse> => {
   const records = (event as { Records?: unknown } | null)?.Records;
   // Lambda never sends this; failing loudly beats reporting success for records never seen.

@@ -32,9 +32,9 @@ const alarm = (name, description, metric) => ({
 });
 
 /**
- * @param {{ service?: string, stage?: string }} [options]
+ * @param {{ service?: string, stage?: string, alarmEmail?: string }} [options]
  */
-function alarms({ service = 'dynamo-history', stage = 'dev' } = {}) {
+function alarms({ service = 'dynamo-history', stage = 'dev', alarmEmail = '' } = {}) {
   const prefix = `${service}-${stage}`;
   /**
    * One of the service's own EMF metrics, alarmed when above 0.
@@ -126,6 +126,12 @@ function alarms({ service = 'dynamo-history', stage = 'dev' } = {}) {
       },
     ),
   };
+  // The stage file's alarmEmail: SNS mails a confirmation link first; alarms arrive once it is followed.
+  if (alarmEmail)
+    out.AlarmEmailSubscription = {
+      Type: 'AWS::SNS::Subscription',
+      Properties: { TopicArn: { Ref: 'AlarmTopic' }, Protocol: 'email', Endpoint: alarmEmail },
+    };
   for (const fn of FUNCTIONS) {
     out[`${fn.charAt(0).toUpperCase()}${fn.slice(1)}ErrorsAlarm`] = alarm(
       `${prefix}-${fn}-errors`,
@@ -149,11 +155,9 @@ function alarms({ service = 'dynamo-history', stage = 'dev' } = {}) {
  * @param {{ resolveVariable: (expression: string) => Promise<string> }} context
  */
 async function cloudFormation({ resolveVariable }) {
+  const settings = await require('./deployment.js').settingsOf(resolveVariable);
   return {
-    Resources: alarms({
-      service: await resolveVariable('self:service'),
-      stage: await resolveVariable('sls:stage'),
-    }),
+    Resources: alarms({ service: settings.service, stage: settings.stage, alarmEmail: settings.alarmEmail }),
     extensions: logGroupsKept(),
   };
 }

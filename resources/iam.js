@@ -2,7 +2,7 @@
 // One least-privilege IAM role per function. No role may DeleteItem on the history table:
 // history is append-only, and only writeHistory appends (PutItem, conditional). Under a
 // retention policy writeHistory may also UpdateItem, but only the `expiresAt` TTL attribute.
-const { retentionConfigured, EXPIRES_AT } = require('./tables.js');
+const { retentionEnabled, EXPIRES_AT } = require('./tables.js');
 
 /** @param {string} logicalId */
 const arn = (logicalId) => ({ 'Fn::GetAtt': [logicalId, 'Arn'] });
@@ -18,77 +18,105 @@ const allow = (sid, actions, resource) => ({
   Resource: resource,
 });
 
-/** What each function may do, beyond writing its own logs. */
-const PERMISSIONS = {
-  writeHistory: [
-    allow(
-      'ReadLatestStream',
-      ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'],
-      { 'Fn::GetAtt': ['LatestTable', 'StreamArn'] },
-    ),
-    allow('AppendHistory', ['dynamodb:Query', 'dynamodb:PutItem'], arn('HistoryTable')),
-    allow('ParkFailures', ['dynamodb:PutItem'], arn('FailuresTable')),
-    allow('OnFailureDestination', ['sqs:SendMessage'], arn('StreamOnFailureQueue')),
-  ],
-  // Rollback writes the latest table only, always conditionally; it never touches history.
-  rollback: [
-    allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], arn('HistoryTable')),
-    allow('WriteLatest', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'], arn('LatestTable')),
-  ],
-  // The same rollback over HTTP (IAM auth): the actor is the caller API Gateway authenticated.
-  rollbackHttp: [
-    allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], arn('HistoryTable')),
-    allow('WriteLatest', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'], arn('LatestTable')),
-  ],
-  // The scheduled digest: verify reads every table whole, then one write-once object in the digest bucket.
-  publishDigest: [
-    allow('ReadHistory', ['dynamodb:Scan'], arn('HistoryTable')),
-    allow('ReadLatest', ['dynamodb:Scan'], arn('LatestTable')),
-    allow('ReadFailures', ['dynamodb:Scan'], arn('FailuresTable')),
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not JavaScript.
-    allow('StoreDigest', ['s3:PutObject'], { 'Fn::Sub': '${DigestBucket.Arn}/digests/*' }),
-  ],
-  listVersions: [
-    allow('ReadHistory', ['dynamodb:Query'], arn('HistoryTable')),
-    allow('ReadCursorSecret', ['secretsmanager:GetSecretValue'], { Ref: 'CursorSecret' }),
-  ],
-  getVersion: [allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], arn('HistoryTable'))],
-  asOf: [
-    allow(
-      'ReadHistory',
-      ['dynamodb:Query'],
+/** @typedef {import('../shared/core/stage-config.js').RecordedTable} RecordedTable */
+
+/** The created table's own definition when no tables are attached. @type {RecordedTable[]} */
+const CREATED = [{ latest: '', history: '', failures: '', key: 'id', id: '' }];
+
+/**
+ * What each function may do, beyond writing its own logs, over exactly the recorded tables:
+ * the created table, or the attached tables' ARNs (each table's ARN is its stream ARN's prefix).
+ * @param {RecordedTable[]} [tables]
+ */
+function permissions(tables = CREATED) {
+  const histories = tables.map((t) => arn(`HistoryTable${t.id}`));
+  const failures = tables.map((t) => arn(`FailuresTable${t.id}`));
+  const byTime = tables.map((t) => ({
+    // A CloudFormation Fn::Sub placeholder (escaped here), not a JavaScript one.
+    'Fn::Sub': `\${HistoryTable${t.id}.Arn}/index/byTime`,
+  }));
+  const latest = tables.map((t) => (t.stream ? t.stream.split('/stream/')[0] : arn('LatestTable')));
+  const streams = tables.map((t) => t.stream ?? { 'Fn::GetAtt': ['LatestTable', 'StreamArn'] });
+  /** @param {unknown[]} list */
+  const one = (list) => (list.length === 1 ? list[0] : list);
+  return {
+    writeHistory: [
+      allow(
+        'ReadLatestStream',
+        [
+          'dynamodb:DescribeStream',
+          'dynamodb:GetRecords',
+          'dynamodb:GetShardIterator',
+          'dynamodb:ListStreams',
+        ],
+        one(streams),
+      ),
+      allow('AppendHistory', ['dynamodb:Query', 'dynamodb:PutItem'], one(histories)),
+      allow('ParkFailures', ['dynamodb:PutItem'], one(failures)),
+      allow('OnFailureDestination', ['sqs:SendMessage'], arn('StreamOnFailureQueue')),
+    ],
+    // Rollback writes the latest table only, always conditionally; it never touches history.
+    rollback: [
+      allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], one(histories)),
+      allow('WriteLatest', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'], one(latest)),
+    ],
+    // The same rollback over HTTP (IAM auth): the actor is the caller API Gateway authenticated.
+    rollbackHttp: [
+      allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], one(histories)),
+      allow('WriteLatest', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'], one(latest)),
+    ],
+    // The scheduled digest: verify reads every table whole, then one write-once object in the digest bucket.
+    publishDigest: [
+      allow('ReadHistory', ['dynamodb:Scan'], one(histories)),
+      allow('ReadLatest', ['dynamodb:Scan'], one(latest)),
+      allow('ReadFailures', ['dynamodb:Scan'], one(failures)),
       // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not JavaScript.
-      [arn('HistoryTable'), { 'Fn::Sub': '${HistoryTable.Arn}/index/byTime' }],
-    ),
-  ],
-  diff: [allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], arn('HistoryTable'))],
-};
+      allow('StoreDigest', ['s3:PutObject'], { 'Fn::Sub': '${DigestBucket.Arn}/digests/*' }),
+    ],
+    listVersions: [
+      allow('ReadHistory', ['dynamodb:Query'], one(histories)),
+      allow('ReadCursorSecret', ['secretsmanager:GetSecretValue'], { Ref: 'CursorSecret' }),
+    ],
+    getVersion: [allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], one(histories))],
+    asOf: [allow('ReadHistory', ['dynamodb:Query'], [...histories, ...byTime])],
+    diff: [allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], one(histories))],
+  };
+}
+
+/** The created-table mode's permissions. */
+const PERMISSIONS = permissions();
 
 /**
  * The one history update retention needs: writeHistory sets `expiresAt` on versions that left
  * the window. `dynamodb:Attributes` limits the request to the key and that attribute, and
  * `dynamodb:ReturnValues` to NONE, so the role can neither change a record nor read one this way.
  */
-const EXPIRE_HISTORY = {
-  ...allow('ExpireHistory', ['dynamodb:UpdateItem'], arn('HistoryTable')),
-  Condition: {
-    'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['itemKey', 'version', EXPIRES_AT] },
-    StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
-  },
+/** @param {RecordedTable[]} [tables] */
+const expireHistory = (tables = CREATED) => {
+  const histories = tables.map((t) => arn(`HistoryTable${t.id}`));
+  return {
+    ...allow('ExpireHistory', ['dynamodb:UpdateItem'], histories.length === 1 ? histories[0] : histories),
+    Condition: {
+      'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['itemKey', 'version', EXPIRES_AT] },
+      StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+    },
+  };
 };
+const EXPIRE_HISTORY = expireHistory();
 
 /** `writeHistory` → `WriteHistoryRole`: the logical id serverless.yml names in each function's `role`. */
 /** @param {string} fn */
 const roleIdOf = (fn) => `${fn.charAt(0).toUpperCase()}${fn.slice(1)}Role`;
 
 /**
- * @param {{ service?: string, stage?: string, retention?: boolean }} [options]
+ * @param {{ service?: string, stage?: string, retention?: boolean, tables?: RecordedTable[] }} [options]
  */
-function roles({ service = 'dynamo-history', stage = 'dev', retention = false } = {}) {
+function roles({ service = 'dynamo-history', stage = 'dev', retention = false, tables } = {}) {
   /** @type {Record<string, unknown>} */
   const out = {};
-  for (const [fn, granted] of Object.entries(PERMISSIONS)) {
-    const statements = fn === 'writeHistory' && retention ? [...granted, EXPIRE_HISTORY] : granted;
+  const attached = tables?.some((t) => t.id !== '') ? tables : undefined;
+  for (const [fn, granted] of Object.entries(permissions(attached))) {
+    const statements = fn === 'writeHistory' && retention ? [...granted, expireHistory(attached)] : granted;
     out[roleIdOf(fn)] = {
       Type: 'AWS::IAM::Role',
       Properties: {
@@ -123,13 +151,15 @@ function roles({ service = 'dynamo-history', stage = 'dev', retention = false } 
  * @param {{ resolveVariable: (expression: string) => Promise<string> }} context
  */
 async function cloudFormation({ resolveVariable }) {
+  const settings = await require('./deployment.js').settingsOf(resolveVariable);
   return {
     Resources: roles({
-      service: await resolveVariable('self:service'),
-      stage: await resolveVariable('sls:stage'),
-      retention: await retentionConfigured(resolveVariable),
+      service: settings.service,
+      stage: settings.stage,
+      retention: retentionEnabled(settings.retention),
+      tables: settings.tables,
     }),
   };
 }
 
-module.exports = { roles, roleIdOf, PERMISSIONS, EXPIRE_HISTORY, cloudFormation };
+module.exports = { roles, roleIdOf, permissions, PERMISSIONS, EXPIRE_HISTORY, cloudFormation };

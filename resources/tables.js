@@ -45,21 +45,27 @@ const retentionConfigured = async (resolveVariable) =>
     versions: await resolveVariable("env:HISTORY_KEEP_VERSIONS, ''"),
   });
 
+/** @typedef {import('../shared/core/stage-config.js').RecordedTable} RecordedTable */
+
 /**
  * The Resources section. Tables are PAY_PER_REQUEST with PITR and SSE, retained
  * on stack deletion, and protected from deletion outside the dev stage. The
  * history table's TTL is on only under a retention policy: otherwise nothing,
  * not even a stray `expiresAt`, can make DynamoDB delete history.
- * @param {{ service?: string, stage?: string, keyAttributes?: string, retention?: boolean }} [options]
+ *
+ * With `tables` (attached, existing tables: the stage file's), no latest table is
+ * created: each attached table gets its own history and failures tables
+ * (`HistoryTable<id>`, `FailuresTable<id>`), so histories never collide.
+ * @param {{ service?: string, stage?: string, keyAttributes?: string, retention?: boolean, tables?: RecordedTable[] }} [options]
  */
 function resources({
   service = 'dynamo-history',
   stage = 'dev',
   keyAttributes = 'id',
   retention = false,
+  tables,
 } = {}) {
   const names = tableNames({ service, stage });
-  const key = keyAttributesOf(keyAttributes);
   const protect = stage !== 'dev';
   const common = {
     BillingMode: 'PAY_PER_REQUEST',
@@ -68,60 +74,51 @@ function resources({
     DeletionProtectionEnabled: protect,
   };
   const retained = { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' };
-  return {
-    LatestTable: {
-      Type: 'AWS::DynamoDB::Table',
-      ...retained,
-      Properties: {
-        TableName: names.latest,
-        ...common,
-        AttributeDefinitions: key.map((k) => ({ AttributeName: k.name, AttributeType: k.type })),
-        KeySchema: key.map((k, i) => ({ AttributeName: k.name, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
-        StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
-      },
+  /** @param {string} name */
+  const historyTable = (name) => ({
+    Type: 'AWS::DynamoDB::Table',
+    ...retained,
+    Properties: {
+      TableName: name,
+      ...common,
+      AttributeDefinitions: [
+        { AttributeName: 'itemKey', AttributeType: 'S' },
+        { AttributeName: 'version', AttributeType: 'S' },
+        { AttributeName: 'timeKey', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'itemKey', KeyType: 'HASH' },
+        { AttributeName: 'version', KeyType: 'RANGE' },
+      ],
+      ...(retention ? { TimeToLiveSpecification: { AttributeName: EXPIRES_AT, Enabled: true } } : {}),
+      LocalSecondaryIndexes: [
+        {
+          // timeKey = recordedAt#version: time order, with ties (stream times are whole seconds) broken by version.
+          IndexName: 'byTime',
+          KeySchema: [
+            { AttributeName: 'itemKey', KeyType: 'HASH' },
+            { AttributeName: 'timeKey', KeyType: 'RANGE' },
+          ],
+          // KEYS_ONLY: DynamoDB counts LSI entries against the 400 KB item limit, so an ALL
+          // projection would halve the largest history item. Queries still fetch full items.
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
     },
-    HistoryTable: {
-      Type: 'AWS::DynamoDB::Table',
-      ...retained,
-      Properties: {
-        TableName: names.history,
-        ...common,
-        AttributeDefinitions: [
-          { AttributeName: 'itemKey', AttributeType: 'S' },
-          { AttributeName: 'version', AttributeType: 'S' },
-          { AttributeName: 'timeKey', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'itemKey', KeyType: 'HASH' },
-          { AttributeName: 'version', KeyType: 'RANGE' },
-        ],
-        ...(retention ? { TimeToLiveSpecification: { AttributeName: EXPIRES_AT, Enabled: true } } : {}),
-        LocalSecondaryIndexes: [
-          {
-            // timeKey = recordedAt#version: time order, with ties (stream times are whole seconds) broken by version.
-            IndexName: 'byTime',
-            KeySchema: [
-              { AttributeName: 'itemKey', KeyType: 'HASH' },
-              { AttributeName: 'timeKey', KeyType: 'RANGE' },
-            ],
-            // KEYS_ONLY: DynamoDB counts LSI entries against the 400 KB item limit, so an ALL
-            // projection would halve the largest history item. Queries still fetch full items.
-            Projection: { ProjectionType: 'KEYS_ONLY' },
-          },
-        ],
-      },
+  });
+  /** @param {string} name */
+  const failuresTable = (name) => ({
+    Type: 'AWS::DynamoDB::Table',
+    ...retained,
+    Properties: {
+      TableName: name,
+      ...common,
+      AttributeDefinitions: [{ AttributeName: 'failureId', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'failureId', KeyType: 'HASH' }],
     },
-    FailuresTable: {
-      Type: 'AWS::DynamoDB::Table',
-      ...retained,
-      Properties: {
-        TableName: names.failures,
-        ...common,
-        AttributeDefinitions: [{ AttributeName: 'failureId', AttributeType: 'S' }],
-        KeySchema: [{ AttributeName: 'failureId', KeyType: 'HASH' }],
-      },
-    },
-    // Backstop for the AWS event source mapping: metadata of batches it gave up on.
+  });
+  // Backstop for the AWS event source mappings: metadata of batches they gave up on.
+  const queue = {
     StreamOnFailureQueue: {
       Type: 'AWS::SQS::Queue',
       // It may hold the only record of changes the mapping gave up on: never dropped with the stack.
@@ -134,6 +131,32 @@ function resources({
       },
     },
   };
+  if (tables?.some((t) => t.id !== '')) {
+    /** @type {Record<string, unknown>} */
+    const out = {};
+    for (const t of tables) {
+      out[`HistoryTable${t.id}`] = historyTable(t.history);
+      out[`FailuresTable${t.id}`] = failuresTable(t.failures);
+    }
+    return { ...out, ...queue };
+  }
+  const key = keyAttributesOf(keyAttributes);
+  return {
+    LatestTable: {
+      Type: 'AWS::DynamoDB::Table',
+      ...retained,
+      Properties: {
+        TableName: names.latest,
+        ...common,
+        AttributeDefinitions: key.map((k) => ({ AttributeName: k.name, AttributeType: k.type })),
+        KeySchema: key.map((k, i) => ({ AttributeName: k.name, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
+        StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      },
+    },
+    HistoryTable: historyTable(names.history),
+    FailuresTable: failuresTable(names.failures),
+    ...queue,
+  };
 }
 
 /**
@@ -141,19 +164,28 @@ function resources({
  * @param {{ resolveVariable: (expression: string) => Promise<string> }} context
  */
 async function cloudFormation({ resolveVariable }) {
-  const service = await resolveVariable('self:service');
-  const stage = await resolveVariable('sls:stage');
-  const keyAttributes = await resolveVariable("env:KEY_ATTRIBUTES, 'id'");
-  const retention = await retentionConfigured(resolveVariable);
-  return { Resources: resources({ service, stage, keyAttributes, retention }) };
+  const settings = await require('./deployment.js').settingsOf(resolveVariable);
+  return {
+    Resources: resources({
+      service: settings.service,
+      stage: settings.stage,
+      keyAttributes: settings.keyAttributes || 'id',
+      retention: retentionEnabled(settings.retention),
+      tables: settings.tables,
+    }),
+  };
 }
 
 /**
  * The recorded stream's ARN for writeHistory's LATEST_STREAM_ARN: the table's own
  * stream in CloudFormation, or, for the local stack, the DynamoDB Local stream that
  * local/start.ts found (it passes it as LATEST_STREAM_ARN, with DYNAMO_HISTORY_LOCAL=1).
+ * @param {{ resolveVariable: (expression: string) => Promise<string> }} context
  */
-async function latestStreamArn() {
+async function latestStreamArn({ resolveVariable }) {
+  const settings = await require('./deployment.js').settingsOf(resolveVariable);
+  // Attached tables: each stream is in RECORDED_TABLES.
+  if (settings.mode === 'attached') return '';
   const local = process.env.DYNAMO_HISTORY_LOCAL === '1' ? process.env.LATEST_STREAM_ARN : undefined;
   return local || { 'Fn::GetAtt': ['LatestTable', 'StreamArn'] };
 }
@@ -164,6 +196,7 @@ module.exports = {
   tableNames,
   keyAttributesOf,
   retentionConfigured,
+  retentionEnabled,
   EXPIRES_AT,
   cloudFormation,
 };

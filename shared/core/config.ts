@@ -1,6 +1,7 @@
-import { ConfigurationError } from './errors';
+import { ConfigurationError, UnknownTableError } from './errors';
 import { parseKeyAttributeSpec } from './key-attributes';
 import { HmacKey, type MacKey, parseSecret } from './mac';
+import { object, optional, string } from './schema';
 import type { KeySchema, RetentionPolicy } from './types';
 
 /** Attribute names the writer library manages on latest-table items. */
@@ -41,6 +42,11 @@ export interface HistoryConfig {
    * to run and writeHistory records no write as a rollback.
    */
   labelKey?: MacKey | undefined;
+  /**
+   * The stream writeHistory records for this table (`LATEST_STREAM_ARN`, or the table's entry
+   * in `RECORDED_TABLES`). Only writeHistory needs it.
+   */
+  streamArn?: string | undefined;
 }
 
 const NAME = /^[^\s,:]{1,255}$/;
@@ -101,10 +107,118 @@ export function parseRetention(env: NodeJS.ProcessEnv): RetentionPolicy | undefi
 }
 
 /**
- * Reads and checks the configuration once, at cold start. Table names default
- * to the local `dev` stage names, so a bare `npm start` and the CLI agree.
+ * Reads and checks the configuration of the one recorded table, once, at cold start.
+ * With several attached tables (`RECORDED_TABLES`), `table` names the one; it may be
+ * left out only when there is exactly one. Table names default to the local `dev`
+ * stage names, so a bare `npm start` and the CLI agree.
+ * @throws ConfigurationError
+ * @throws UnknownTableError when `table` is not recorded, or is needed and missing
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): HistoryConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, table?: string): HistoryConfig {
+  return selectTable(loadConfigs(env), table);
+}
+
+/** The recorded table named `table`, or the only one. @throws UnknownTableError */
+export function selectTable(configs: readonly HistoryConfig[], table?: string): HistoryConfig {
+  const names = configs.map((c) => c.latestTableName);
+  if (table === undefined || table === '') {
+    if (configs.length === 1) return configs[0] as HistoryConfig;
+    throw new UnknownTableError(
+      `this deployment records ${configs.length} tables (${names.join(', ')}): name one`,
+      names,
+      { required: true },
+    );
+  }
+  const found = configs.find((c) => c.latestTableName === table);
+  if (!found)
+    throw new UnknownTableError(
+      `table ${JSON.stringify(table.slice(0, 300))} is not recorded here; recorded: ${names.join(', ')}`,
+      names,
+    );
+  return found;
+}
+
+/**
+ * One service per recorded table, built on first use: `of(table)` answers for the table
+ * named (or the only one), as {@link selectTable} picks it.
+ */
+export function perTable<T>(
+  configs: readonly HistoryConfig[],
+  build: (config: HistoryConfig) => T,
+): (table?: string) => T {
+  const built = new Map<HistoryConfig, T>();
+  return (table) => {
+    const config = selectTable(configs, table);
+    let service = built.get(config);
+    if (service === undefined) {
+      service = build(config);
+      built.set(config, service);
+    }
+    return service;
+  };
+}
+
+/** One entry of RECORDED_TABLES, as shared/core/stage-config.js writes it. */
+const recordedTable = object(
+  {
+    latest: string({ min: 3, max: 255 }),
+    history: string({ min: 3, max: 255 }),
+    failures: string({ min: 3, max: 255 }),
+    key: string({ min: 1, max: 600 }),
+    stream: string({ min: 1, max: 1024 }),
+    version: optional(string({ min: 1, max: 255 })),
+    actor: optional(string({ min: 1, max: 255 })),
+  },
+  { strict: true },
+);
+
+/**
+ * The configuration of every recorded table: the attached tables of `RECORDED_TABLES`
+ * (each with its own history and failures tables, so histories never collide), or the
+ * one table the LATEST_TABLE_NAME, HISTORY_TABLE_NAME, ... variables describe.
+ * @throws ConfigurationError
+ */
+export function loadConfigs(env: NodeJS.ProcessEnv = process.env): HistoryConfig[] {
+  const recorded = env.RECORDED_TABLES?.trim();
+  if (!recorded) return [configOf(env)];
+  let entries: unknown;
+  try {
+    entries = JSON.parse(recorded);
+  } catch (error) {
+    throw new ConfigurationError(`RECORDED_TABLES is not JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (!Array.isArray(entries) || entries.length === 0)
+    throw new ConfigurationError('RECORDED_TABLES must be a non-empty JSON list');
+  const configs = entries.map((entry, i) => {
+    let t: ReturnType<typeof recordedTable>;
+    try {
+      t = recordedTable(entry, `RECORDED_TABLES[${i}]`);
+    } catch (error) {
+      throw new ConfigurationError((error as Error).message, { cause: error });
+    }
+    return configOf({
+      ...env,
+      LATEST_TABLE_NAME: t.latest,
+      HISTORY_TABLE_NAME: t.history,
+      FAILURES_TABLE_NAME: t.failures,
+      KEY_ATTRIBUTES: t.key,
+      LATEST_STREAM_ARN: t.stream,
+      ...(t.version ? { VERSION_ATTRIBUTE: t.version } : {}),
+      ...(t.actor ? { ACTOR_ATTRIBUTE: t.actor } : {}),
+    });
+  });
+  const names = configs.map((c) => c.latestTableName);
+  if (new Set(names).size !== names.length)
+    throw new ConfigurationError(`RECORDED_TABLES lists a table twice: ${names.join(', ')}`);
+  const histories = configs.flatMap((c) => [c.historyTableName, c.failuresTableName]);
+  if (new Set(histories).size !== histories.length)
+    throw new ConfigurationError('RECORDED_TABLES gives two tables the same history or failures table');
+  return configs;
+}
+
+function configOf(env: NodeJS.ProcessEnv): HistoryConfig {
   const prefix = `dynamo-history-${env.STAGE?.trim() || 'dev'}`;
   const config: HistoryConfig = {
     latestTableName: name(env, 'LATEST_TABLE_NAME', `${prefix}-latest`),
@@ -122,6 +236,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HistoryConfig 
     streamTimeResolutionMs: resolution(env.STREAM_TIME_RESOLUTION_SECONDS),
     retention: parseRetention(env),
   };
+  const streamArn = env.LATEST_STREAM_ARN?.trim();
+  if (streamArn) config.streamArn = streamArn;
   const secret = env.LABEL_SECRET?.trim();
   if (secret) config.labelKey = new HmacKey(parseSecret(secret, 'LABEL_SECRET'));
   config.actorAttribute = name(env, 'ACTOR_ATTRIBUTE', config.attributes.modifiedBy);

@@ -96,6 +96,32 @@ export class ItemNotFoundError extends HistoryError {
   }
 }
 
+/**
+ * A request for a table this deployment does not record (`table.notFound`), or for no table
+ * when it records several (`table.required`). `recorded` lists the tables it does record.
+ */
+export class UnknownTableError extends HistoryError {
+  constructor(message: string, recorded: readonly string[], options?: ErrorOptions & { required?: boolean }) {
+    super(options?.required ? 'table.required' : 'table.notFound', message, { recorded }, options);
+  }
+}
+
+/**
+ * A table that cannot be attached as it is: missing, without a stream, with the wrong stream
+ * view, or keyed other than its existing history. `fix` is the exact command or edit that
+ * makes it attachable; nothing was created or written.
+ */
+export class TableNotAttachableError extends HistoryError {
+  constructor(
+    code: string,
+    message: string,
+    details: { table: string; fix?: string },
+    options?: ErrorOptions,
+  ) {
+    super(code, details.fix ? `${message}\n  fix: ${details.fix}` : message, details, options);
+  }
+}
+
 /** The item exists but has no such version in its history. */
 export class VersionNotFoundError extends HistoryError {
   constructor(itemKey: string, version: number | string, options?: ErrorOptions) {

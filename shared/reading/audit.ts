@@ -157,7 +157,7 @@ interface CursorBody {
  */
 export class HistoryReader {
   private readonly client: DynamoDBClient;
-  private readonly config: HistoryConfig;
+  readonly config: HistoryConfig;
   private readonly cursorKey: string;
 
   constructor(options: { client: DynamoDBClient; config: HistoryConfig; cursorSecret?: string }) {

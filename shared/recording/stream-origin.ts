@@ -60,13 +60,22 @@ export function checkOrigin(raw: unknown, change: StreamChange, trust: StreamTru
  * @throws ConfigurationError
  */
 export function streamTrustFromEnv(env: NodeJS.ProcessEnv): StreamTrust {
-  const streamArn = env.LATEST_STREAM_ARN?.trim() ?? '';
-  if (!isStreamArn(streamArn)) {
+  return trustOf(env.LATEST_STREAM_ARN?.trim() ?? '', 'LATEST_STREAM_ARN');
+}
+
+/**
+ * The trusted stream of one recorded table: its `streamArn` (LATEST_STREAM_ARN, or
+ * its entry in RECORDED_TABLES). writeHistory refuses to start without one.
+ * @throws ConfigurationError
+ */
+export function trustOf(streamArn: string | undefined, variable = 'LATEST_STREAM_ARN'): StreamTrust {
+  const arn = streamArn ?? '';
+  if (!isStreamArn(arn)) {
     throw new ConfigurationError(
-      streamArn
-        ? `LATEST_STREAM_ARN is not a DynamoDB stream ARN: "${streamArn.slice(0, 300)}"`
-        : 'LATEST_STREAM_ARN is not set: writeHistory records only the stream it names',
+      arn
+        ? `${variable} is not a DynamoDB stream ARN: "${arn.slice(0, 300)}"`
+        : `${variable} is not set: writeHistory records only the stream it names`,
     );
   }
-  return { streamArn };
+  return { streamArn: arn };
 }

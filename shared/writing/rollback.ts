@@ -24,6 +24,8 @@ export const MAX_PAYLOAD_BYTES = 16 * 1024;
 const version = number({ integer: true, min: 1 });
 const rollbackPayload = object(
   {
+    /** The recorded table; needed only when the deployment records several. */
+    table: optional(string({ min: 1, max: 255 })),
     key: record(unknown),
     toVersion: version,
     expectedVersion: optional(number({ integer: true, min: 0 })),
@@ -84,7 +86,7 @@ export class RollbackService {
   private readonly reader: HistoryReader;
   private readonly table: VersionedTable;
   private readonly clock: () => Date;
-  private readonly config: HistoryConfig;
+  readonly config: HistoryConfig;
 
   constructor(options: { client: DynamoDBClient; config: HistoryConfig; clock?: () => Date }) {
     const { client, config } = options;

@@ -10,9 +10,19 @@ type Statement = { Sid?: string; Effect: string; Action: string | string[]; Reso
 const ROOT = resolve(__dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'dh-package-'));
 
-/** `serverless package`, offline, for a stage: the CloudFormation AWS would receive. */
-function pack(stage: string, env: NodeJS.ProcessEnv = {}): Promise<Template> {
-  const dir = join(work, stage);
+/**
+ * `serverless package`, offline, for a stage: the CloudFormation AWS would receive. `settings`
+ * is the stage's settings file (config/<stage>.json), written to the work folder; `name` the package's.
+ */
+function pack(
+  stage: string,
+  env: NodeJS.ProcessEnv = {},
+  settings?: unknown,
+  name: string = stage,
+): Promise<Template> {
+  const dir = join(work, name);
+  const configFile = join(work, `${name}.json`);
+  if (settings !== undefined) writeFileSync(configFile, JSON.stringify(settings));
   return new Promise((done, fail) => {
     execFile(
       join(ROOT, 'node_modules', '.bin', 'serverless'),
@@ -27,12 +37,14 @@ function pack(stage: string, env: NodeJS.ProcessEnv = {}): Promise<Template> {
           ESBUILD_WORK_FOLDER: '.esbuild-package-test',
           HISTORY_RETENTION_DAYS: '',
           HISTORY_KEEP_VERSIONS: '',
+          KEY_ATTRIBUTES: '',
+          DYNAMO_HISTORY_CONFIG: settings === undefined ? join(work, 'none.json') : configFile,
           ...env,
         },
         timeout: 120_000,
       },
       (error, stdout, stderr) => {
-        if (error) return fail(new Error(`serverless package failed: ${stderr || stdout}`));
+        if (error) return fail(new Error(`serverless package failed: ${stderr}\n${stdout}`));
         done(
           JSON.parse(
             readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
@@ -79,13 +91,40 @@ function allowedOn(role: Resource, logicalId: string): string[] {
 
 let prod: Template;
 let dev: Template;
+let one: Template;
+let two: Template;
+
+/** DynamoDB stream ARNs of existing tables, as DescribeTable's LatestStreamArn gives them. */
+const streamOf = (table: string) =>
+  `arn:aws:dynamodb:eu-west-1:123456789012:table/${table}/stream/2026-12-01T10:00:00.000`;
+const tableArnOf = (table: string) => `arn:aws:dynamodb:eu-west-1:123456789012:table/${table}`;
 
 beforeAll(async () => {
   // One at a time: serverless-esbuild builds into one shared folder.
-  prod = await pack('prod');
-  // dev is packaged with a retention policy; prod without one.
+  // prod: the created table, its settings in a stage file, without retention.
+  prod = await pack('prod', {}, { keyAttributes: 'id', alarmEmail: 'ops@example.com' });
+  // dev: no stage file; the variables give it a retention policy.
   dev = await pack('dev', { HISTORY_RETENTION_DAYS: '90', HISTORY_KEEP_VERSIONS: '5' });
-}, 180_000);
+  // One existing table, and two with retention.
+  one = await pack(
+    'prod',
+    {},
+    { tables: [{ name: 'Orders', key: 'pk:S,sk:N', streamArn: streamOf('Orders') }] },
+    'one',
+  );
+  two = await pack(
+    'prod',
+    {},
+    {
+      tables: [
+        { name: 'Orders', key: 'pk:S,sk:N', streamArn: streamOf('Orders') },
+        { name: 'app.customers', key: 'id', streamArn: streamOf('app.customers'), versionAttribute: 'rev' },
+      ],
+      retentionDays: 365,
+    },
+    'two',
+  );
+}, 300_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const functionsOf = (t: Template) =>
@@ -248,10 +287,12 @@ describe('CloudFormation from `serverless package` (offline)', () => {
   // machines have it). W3005 is Serverless v3's own: it gives each function a DependsOn on its role as well
   // as the GetAtt that already orders them, which is redundant and harmless.
   it.each([
-    ['prod, without retention', () => prod],
-    ['dev, with retention', () => dev],
+    ['prod, created table, without retention', () => prod],
+    ['dev, created table, with retention', () => dev],
+    ['one existing table, without retention', () => one],
+    ['two existing tables, with retention', () => two],
   ])('passes cfn-lint: %s', async (_mode, template) => {
-    const file = join(work, `lint-${_mode.split(',')[0]}.json`);
+    const file = join(work, `lint-${_mode.replace(/\W+/g, '-')}.json`);
     writeFileSync(file, JSON.stringify(template()));
     const matches = await new Promise<{ Rule: { Id: string }; Message: string }[]>((done, fail) => {
       execFile(
@@ -273,7 +314,7 @@ describe('CloudFormation from `serverless package` (offline)', () => {
 
   it('puts IAM auth on every HTTP route', () => {
     const methods = Object.values(prod.Resources).filter((r) => r.Type === 'AWS::ApiGateway::Method');
-    expect(methods).toHaveLength(5);
+    expect(methods).toHaveLength(10);
     for (const m of methods) expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
   });
 
@@ -369,4 +410,119 @@ describe('CloudFormation from `serverless package` (offline)', () => {
         ),
       ).toBe(false);
   });
+});
+
+describe('CloudFormation for existing tables (the stage file’s `tables`)', () => {
+  const streamArns = (t: Template) =>
+    Object.values(t.Resources)
+      .filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping')
+      .map((r) => r.Properties.EventSourceArn);
+  const resourcesOf = (t: Template, role: string, sid: string) => {
+    const statement = statementsOf(roleOf(t, role).role).find((s) => s.Sid === sid);
+    if (!statement) throw new Error(`${role} has no ${sid}`);
+    return [statement.Resource].flat();
+  };
+
+  it('creates no latest table, and gives each attached table its own history and failures tables', () => {
+    for (const t of [one, two]) expect(t.Resources.LatestTable).toBeUndefined();
+    const names = (t: Template) =>
+      Object.values(t.Resources)
+        .filter((r) => r.Type === 'AWS::DynamoDB::Table')
+        .map((r) => r.Properties.TableName)
+        .sort();
+    expect(names(one)).toEqual(['dynamo-history-prod-Orders-failures', 'dynamo-history-prod-Orders-history']);
+    expect(names(two)).toEqual([
+      'dynamo-history-prod-Orders-failures',
+      'dynamo-history-prod-Orders-history',
+      'dynamo-history-prod-app.customers-failures',
+      'dynamo-history-prod-app.customers-history',
+    ]);
+    for (const r of Object.values(two.Resources).filter((x) => x.Type === 'AWS::DynamoDB::Table')) {
+      expect(r.DeletionPolicy).toBe('Retain');
+      expect(r.Properties.DeletionProtectionEnabled).toBe(true);
+    }
+    const ttl = Object.values(two.Resources)
+      .filter((r) => String(r.Properties.TableName).endsWith('-history'))
+      .map((r) => r.Properties.TimeToLiveSpecification);
+    expect(ttl).toEqual([
+      { AttributeName: 'expiresAt', Enabled: true },
+      { AttributeName: 'expiresAt', Enabled: true },
+    ]);
+  });
+
+  it('maps each attached stream, and scopes IAM to exactly those tables and streams', () => {
+    expect(streamArns(one)).toEqual([streamOf('Orders')]);
+    expect(streamArns(two).sort()).toEqual([streamOf('Orders'), streamOf('app.customers')].sort());
+    expect(resourcesOf(two, 'WriteHistoryLambdaFunction', 'ReadLatestStream').sort()).toEqual(
+      [streamOf('Orders'), streamOf('app.customers')].sort(),
+    );
+    for (const fn of ['RollbackLambdaFunction', 'RollbackHttpLambdaFunction'])
+      expect(resourcesOf(two, fn, 'WriteLatest').sort()).toEqual(
+        [tableArnOf('Orders'), tableArnOf('app.customers')].sort(),
+      );
+    expect(resourcesOf(one, 'PublishDigestLambdaFunction', 'ReadLatest')).toEqual([tableArnOf('Orders')]);
+    // No role reaches any other table, and writeHistory still cannot write a latest table.
+    const everything = JSON.stringify(two.Resources);
+    expect(everything).not.toContain('LatestTable');
+    const writes = statementsOf(roleOf(two, 'WriteHistoryLambdaFunction').role).filter((s) =>
+      JSON.stringify(s.Resource).includes(':table/Orders"'),
+    );
+    expect(writes).toEqual([]);
+  });
+
+  it('tells every function the recorded tables, and writeHistory their streams', () => {
+    const variables = (t: Template, fn: string) =>
+      ((t.Resources[fn] as Resource).Properties.Environment as { Variables: Record<string, string> })
+        .Variables;
+    const recorded = JSON.parse(variables(two, 'WriteHistoryLambdaFunction').RECORDED_TABLES ?? '[]');
+    expect(recorded).toEqual([
+      {
+        latest: 'Orders',
+        history: 'dynamo-history-prod-Orders-history',
+        failures: 'dynamo-history-prod-Orders-failures',
+        key: 'pk:S,sk:N',
+        stream: streamOf('Orders'),
+      },
+      {
+        latest: 'app.customers',
+        history: 'dynamo-history-prod-app.customers-history',
+        failures: 'dynamo-history-prod-app.customers-failures',
+        key: 'id',
+        stream: streamOf('app.customers'),
+        version: 'rev',
+      },
+    ]);
+    for (const [fn] of functionsOf(two)) {
+      expect(variables(two, fn).RECORDED_TABLES).toBe(
+        variables(two, 'WriteHistoryLambdaFunction').RECORDED_TABLES,
+      );
+      expect(variables(two, fn).LATEST_TABLE_NAME).toBeUndefined();
+      expect(variables(two, fn).HISTORY_RETENTION_DAYS).toBe('365');
+    }
+  });
+
+  it('answers both /items/{itemKey}/… and /tables/{table}/items/{itemKey}/…, all with IAM auth', () => {
+    const paths = Object.entries(two.Resources)
+      .filter(([, r]) => r.Type === 'AWS::ApiGateway::Method')
+      .map(([id, r]) => [id, r.Properties.AuthorizationType]);
+    expect(paths.length).toBe(10);
+    for (const [, auth] of paths) expect(auth).toBe('AWS_IAM');
+    expect(paths.filter(([id]) => String(id).includes('Tables'))).toHaveLength(5);
+  });
+
+  it('mails alarms to the stage file’s alarmEmail', () => {
+    expect(prod.Resources.AlarmEmailSubscription?.Properties).toEqual({
+      TopicArn: { Ref: 'AlarmTopic' },
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+    expect(one.Resources.AlarmEmailSubscription).toBeUndefined();
+  });
+
+  it('refuses to package a deployed stage without its settings file, or with a shell that contradicts it', async () => {
+    await expect(pack('staging')).rejects.toThrow(/dynamo-history init --stage staging/);
+    await expect(
+      pack('prod', { HISTORY_RETENTION_DAYS: '30' }, { retentionDays: 365 }, 'contradicted'),
+    ).rejects.toThrow(/HISTORY_RETENTION_DAYS=30 is set in the shell/);
+  }, 120_000);
 });

@@ -1,4 +1,4 @@
-import { itemKeyParam } from '../../functions/http';
+import { addressParams, itemKeyParam } from '../../functions/http';
 import { ValidationError } from '../../shared/core/errors';
 
 // The item key of an audit or rollback URL means the same item whichever gateway delivered it:
@@ -25,5 +25,28 @@ describe('itemKeyParam', () => {
     expect(() => itemKeyParam({ httpMethod: 'GET', path: '/items/%E0%A4%A/versions' })).toThrow(
       ValidationError,
     );
+  });
+});
+
+describe('addressParams', () => {
+  it.each<[string, string, { table?: string; itemKey: string }]>([
+    ['the one-table route', '/items/order-1/versions', { itemKey: 'order-1' }],
+    [
+      'a table route',
+      '/tables/Orders/items/USER%25231%7C7/versions/3',
+      { table: 'Orders', itemKey: 'USER%231|7' },
+    ],
+    ['a table called items', '/tables/items/items/k/as-of', { table: 'items', itemKey: 'k' }],
+    ['an item called tables', '/items/tables/diff', { itemKey: 'tables' }],
+    ['a base path in front', '/audit/tables/a.b-c_d/items/x/rollback', { table: 'a.b-c_d', itemKey: 'x' }],
+  ])('reads %s', (_case, path, expected) => {
+    expect(addressParams({ httpMethod: 'GET', path })).toEqual(expected);
+  });
+
+  it('falls back to path parameters for a hand-made event', () => {
+    expect(addressParams({ httpMethod: 'GET', pathParameters: { table: 'Orders', itemKey: 'k' } })).toEqual({
+      table: 'Orders',
+      itemKey: 'k',
+    });
   });
 });
