@@ -8,6 +8,14 @@ const transform = {
 };
 const transformIgnorePatterns = ['/node_modules/(?!canonicalize/)'];
 
+// A developer's own stage file (config/dev.json, from `dynamo-history init`) must not change what the
+// tests deploy or read: each test that wants one names it with DYNAMO_HISTORY_CONFIG. Workers inherit this.
+process.env.DYNAMO_HISTORY_CONFIG ??= require('node:path').join(
+  __dirname,
+  '.dynamodb',
+  'tests-have-no-stage-file.json',
+);
+
 /** @type {import('jest').Config} */
 module.exports = {
   transform,

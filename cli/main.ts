@@ -5,14 +5,17 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { LOCAL_LABEL_SECRET_FILE } from '../local/keys';
 import { createDynamoClient } from '../shared/aws/clients';
 import { requireLabelKey } from '../shared/aws/kms';
-import { type HistoryConfig, loadConfig } from '../shared/core/config';
+import { type HistoryConfig, loadConfigs, selectTable } from '../shared/core/config';
 import {
   HistoryError,
   ItemNotFoundError,
+  TableNotAttachableError,
   ValidationError,
   VersionNotFoundError,
 } from '../shared/core/errors';
 import { decodeItemKey, decodeVersion } from '../shared/core/keys';
+import { HmacKey, parseSecret } from '../shared/core/mac';
+import { deploymentSettings, recordedTablesEnv } from '../shared/core/stage-config.js';
 import { type BackfillCheckpoint, backfill } from '../shared/integrity/backfill';
 import {
   checkDigest,
@@ -29,6 +32,7 @@ import { Verifier } from '../shared/integrity/verify';
 import { HistoryReader, type RecordView, toView, type VersionDiff } from '../shared/reading/audit';
 import { parseRollbackRequest, RollbackService } from '../shared/writing/rollback';
 import { checkEndpoint, explain, regionOf } from './hints';
+import { initStage } from './init';
 
 export const EXIT = { ok: 0, findings: 1, error: 2 } as const;
 
@@ -49,15 +53,20 @@ commands:
                                                verify every chain, sign the heads, store the digest write-once
   digest check   --public-key FILE --store DIR [--name NAME]
                                                check a stored digest (the newest by default) against today's history
+  init     [--table NAME]... [--key-attributes SPEC] [--retention-days N] [--keep-versions N] [--alarm-email ADDRESS]
+                                               write the stage's settings file (config/<stage>.json); --table attaches
+                                               an existing table (its key and stream read with DescribeTable)
 
 options:
-  --json   machine-readable output
-  --help   this text
+  --table NAME   the recorded table (needed when the stage records several; verify checks all by default)
+  --stage NAME   the stage (default: STAGE, or dev); its settings come from config/<stage>.json
+  --json         machine-readable output
+  --help         this text
 
 <itemKey> is the history item key: the plain value for a single string key (order-1),
 otherwise the percent-encoded parts joined by "|" (USER%231|ORDER%232).
-Configuration comes from the environment (LATEST_TABLE_NAME, HISTORY_TABLE_NAME, KEY_ATTRIBUTES, ...)
-and endpoints from AWS_ENDPOINT_URL_DYNAMODB. Exit codes: 0 ok, 1 not found or findings, 2 error.`;
+Configuration comes from the stage's settings file when there is one, otherwise from the environment
+(LATEST_TABLE_NAME, HISTORY_TABLE_NAME, KEY_ATTRIBUTES, ...); endpoints from AWS_ENDPOINT_URL_DYNAMODB. Exit codes: 0 ok, 1 not found or findings, 2 error.`;
 
 export interface Io {
   out: (text: string) => void;
@@ -139,19 +148,58 @@ const OPTIONS = {
   'public-key': { type: 'string' },
   store: { type: 'string' },
   name: { type: 'string' },
+  table: { type: 'string', multiple: true },
+  stage: { type: 'string' },
+  'key-attributes': { type: 'string' },
+  'retention-days': { type: 'string' },
+  'keep-versions': { type: 'string' },
+  'alarm-email': { type: 'string' },
 } as const;
 
+const ADDRESS = ['table', 'stage'];
 const ALLOWED: Record<string, { args: number; options: string[] }> = {
-  versions: { args: 1, options: ['limit', 'order', 'from', 'to', 'cursor', 'all'] },
-  show: { args: 2, options: [] },
-  'as-of': { args: 2, options: [] },
-  diff: { args: 3, options: [] },
-  rollback: { args: 2, options: ['expected-version', 'actor', 'reason', 'dry-run'] },
-  verify: { args: 0, options: ['key', 'segments'] },
-  backfill: { args: 0, options: ['segments', 'max-writes-per-second', 'checkpoint'] },
-  repair: { args: 0, options: ['key', 'dry-run', 'force', 'settle-seconds'] },
-  digest: { args: 1, options: ['key-file', 'public-key', 'store', 'name', 'segments'] },
+  versions: { args: 1, options: [...ADDRESS, 'limit', 'order', 'from', 'to', 'cursor', 'all'] },
+  show: { args: 2, options: ADDRESS },
+  'as-of': { args: 2, options: ADDRESS },
+  diff: { args: 3, options: ADDRESS },
+  rollback: { args: 2, options: [...ADDRESS, 'expected-version', 'actor', 'reason', 'dry-run'] },
+  verify: { args: 0, options: [...ADDRESS, 'key', 'segments'] },
+  backfill: { args: 0, options: [...ADDRESS, 'segments', 'max-writes-per-second', 'checkpoint'] },
+  repair: { args: 0, options: [...ADDRESS, 'key', 'dry-run', 'force', 'settle-seconds'] },
+  digest: { args: 1, options: [...ADDRESS, 'key-file', 'public-key', 'store', 'name', 'segments'] },
+  init: {
+    args: 0,
+    options: [...ADDRESS, 'key-attributes', 'retention-days', 'keep-versions', 'alarm-email'],
+  },
 };
+
+/**
+ * The environment with the stage's settings file applied (shared/core/stage-config.js): attached
+ * tables become RECORDED_TABLES, a created table's key and retention come from the file. Without
+ * a file, the environment stays as it is.
+ */
+function stageEnv(env: NodeJS.ProcessEnv, stageOption: string | undefined): NodeJS.ProcessEnv {
+  const stage = stageOption ?? env.STAGE?.trim() ?? 'dev';
+  const withStage = { ...env, STAGE: stage || 'dev' };
+  if (env.RECORDED_TABLES?.trim()) return withStage;
+  let settings: ReturnType<typeof deploymentSettings>;
+  try {
+    settings = deploymentSettings({ stage: withStage.STAGE, env: withStage, cwd: process.cwd() });
+  } catch (error) {
+    throw new ValidationError((error as Error).message, {}, { cause: error });
+  }
+  if (!settings.file) return withStage;
+  if (settings.mode === 'attached') return { ...withStage, RECORDED_TABLES: recordedTablesEnv(settings) };
+  const [created] = settings.tables;
+  return {
+    ...withStage,
+    KEY_ATTRIBUTES: settings.keyAttributes,
+    HISTORY_RETENTION_DAYS: settings.retention.days,
+    HISTORY_KEEP_VERSIONS: settings.retention.versions,
+    ...(created?.version ? { VERSION_ATTRIBUTE: created.version } : {}),
+    ...(created?.actor ? { ACTOR_ATTRIBUTE: created.actor } : {}),
+  };
+}
 
 /**
  * A version as every output writes it, or as a number: `3`, `v3`, or the history key `v0003`.
@@ -280,53 +328,46 @@ export async function main(argv: string[], io: Io): Promise<number> {
       throw new ValidationError(`${command} does not take --${misplaced.join(', --')}`);
 
     checkEndpoint(io.env);
-    const config = loadConfig(io.env);
-    loaded = config;
     const region = regionOf(io.env);
     const client = createDynamoClient(region ? { region } : {});
+    const tables = values.table ?? [];
+    if (command === 'init')
+      return await initCommand(client, { values, tables, region, io, print: printer(io, json) });
+    if (tables.length > 1) throw new ValidationError(`${command} takes one --table, got ${tables.length}`);
+    const env = stageEnv(io.env, values.stage);
+    const configs = loadConfigs(env);
+    if (command === 'verify' && tables.length === 0 && configs.length > 1 && values.key === undefined) {
+      // Every recorded table, one after the other; the exit code is the worst of them.
+      let worst: number = EXIT.ok;
+      const reports: unknown[] = [];
+      const print = printer(io, json);
+      for (const config of configs) {
+        loaded = config;
+        const table = config.latestTableName;
+        const code = await verifyCommand(
+          new Verifier({ client, config }),
+          undefined,
+          values,
+          io,
+          (data, human) =>
+            json ? reports.push({ table, ...(data as object) }) : print(data, () => `${table}: ${human()}`),
+        );
+        worst = Math.max(worst, code);
+      }
+      if (json) io.out(JSON.stringify({ tables: reports }, null, 2));
+      return worst;
+    }
+    const config = selectTable(configs, tables[0]);
+    loaded = config;
     const reader = new HistoryReader({ client, config, cursorSecret: io.env.CURSOR_SECRET });
-    // JSON escapes control characters itself; human text is made printable (the diff paints its own lines).
-    const print = (data: unknown, human: () => string, painted = false) =>
-      io.out(json ? JSON.stringify(data, null, 2) : painted ? human() : printable(human()));
+    const print = printer(io, json);
 
     switch (command) {
       case 'digest':
         return await digestCommand(args[0] ?? '', values, { io, client, config, print });
       case 'verify': {
-        const verifier = new Verifier({ client, config });
         const key = values.key === undefined ? undefined : reader.checkItemKey(values.key);
-        const report = key
-          ? await verifier.verifyItem(key)
-          : await verifier.verifyAll({
-              segments: int(values.segments, '--segments'),
-              onProgress: progressLine(io, 'records read'),
-            });
-        const { lines: _lines, ...shown } = report;
-        print(shown, () => {
-          const lines = [
-            `verified ${report.items} item(s), ${report.records} record(s): ${report.findings.length} finding(s)`,
-          ];
-          if (report.truncated > 0)
-            lines.push(
-              `${report.truncated} chain(s) start at a retained anchor: older versions expired under the retention policy`,
-            );
-          if (report.findings.length > 0) {
-            lines.push(
-              table([
-                ['ITEM', 'VERSION', 'FINDING', 'DETAIL'],
-                ...report.findings.map((f) => [
-                  f.itemKey,
-                  f.version === undefined ? '' : String(f.version),
-                  f.kind,
-                  f.message,
-                ]),
-              ]),
-            );
-          }
-          lines.push(`digest ${report.digest}`);
-          return lines.join('\n');
-        });
-        return report.findings.length > 0 ? EXIT.findings : EXIT.ok;
+        return await verifyCommand(new Verifier({ client, config }), key, values, io, print);
       }
       case 'backfill': {
         const abort = new AbortController();
@@ -474,12 +515,117 @@ export async function main(argv: string[], io: Io): Promise<number> {
           : 'error';
     const message =
       explain(error, loaded, io.env) ??
-      (error instanceof Error ? error.message.split('\n')[0] : String(error));
+      // A table that cannot be attached says how to fix it on its second line.
+      (error instanceof TableNotAttachableError
+        ? error.message
+        : error instanceof Error
+          ? error.message.split('\n')[0]
+          : String(error));
     if (json)
       io.err(JSON.stringify({ code, message, errorType: error instanceof Error ? error.name : 'Error' }));
     else io.err(`dynamo-history: ${printable(message ?? '')}`);
     return notFound ? EXIT.findings : EXIT.error;
   }
+}
+
+type Print = (data: unknown, human: () => string, painted?: boolean) => void;
+
+/** JSON escapes control characters itself; human text is made printable (the diff paints its own lines). */
+const printer =
+  (io: Io, json: boolean): Print =>
+  (data, human, painted = false) =>
+    io.out(json ? JSON.stringify(data, null, 2) : painted ? human() : printable(human()));
+
+async function verifyCommand(
+  verifier: Verifier,
+  key: string | undefined,
+  values: { segments?: string | undefined },
+  io: Io,
+  print: Print,
+): Promise<number> {
+  const report = key
+    ? await verifier.verifyItem(key)
+    : await verifier.verifyAll({
+        segments: int(values.segments, '--segments'),
+        onProgress: progressLine(io, 'records read'),
+      });
+  const { lines: _lines, ...shown } = report;
+  print(shown, () => {
+    const lines = [
+      `verified ${report.items} item(s), ${report.records} record(s): ${report.findings.length} finding(s)`,
+    ];
+    if (report.truncated > 0)
+      lines.push(
+        `${report.truncated} chain(s) start at a retained anchor: older versions expired under the retention policy`,
+      );
+    if (report.findings.length > 0) {
+      lines.push(
+        table([
+          ['ITEM', 'VERSION', 'FINDING', 'DETAIL'],
+          ...report.findings.map((f) => [
+            f.itemKey,
+            f.version === undefined ? '' : String(f.version),
+            f.kind,
+            f.message,
+          ]),
+        ]),
+      );
+    }
+    lines.push(`digest ${report.digest}`);
+    return lines.join('\n');
+  });
+  return report.findings.length > 0 ? EXIT.findings : EXIT.ok;
+}
+
+async function initCommand(
+  client: DynamoDBClient,
+  {
+    values,
+    tables,
+    region,
+    io,
+    print,
+  }: {
+    values: Record<string, unknown>;
+    tables: string[];
+    region: string | undefined;
+    io: Io;
+    print: Print;
+  },
+): Promise<number> {
+  const stage = (values.stage as string | undefined) ?? io.env.STAGE?.trim() ?? 'dev';
+  const endpoint = io.env.AWS_ENDPOINT_URL_DYNAMODB?.trim() || io.env.AWS_ENDPOINT_URL?.trim();
+  const result = await initStage(
+    client,
+    {
+      stage: stage || 'dev',
+      tables,
+      keyAttributes: values['key-attributes'] as string | undefined,
+      retentionDays: int(values['retention-days'] as string | undefined, '--retention-days'),
+      keepVersions: int(values['keep-versions'] as string | undefined, '--keep-versions'),
+      alarmEmail: values['alarm-email'] as string | undefined,
+    },
+    {
+      endpoint: endpoint ?? `DynamoDB in ${region ?? '(no region)'}`,
+      ...(region ? { region } : {}),
+      ...(endpoint ? { endpointUrl: endpoint } : {}),
+      env: io.env,
+      cwd: process.cwd(),
+      local: endpoint !== undefined,
+    },
+  );
+  print(result, () =>
+    [
+      `wrote ${result.file}`,
+      ...result.attached.map(
+        (t) =>
+          `  attached ${t.table}: key ${t.key}, stream ${t.streamArn}${t.streamChanged ? ' (a new stream: changes between the old and this one are not in either; backfill records the current versions)' : ''}; history in ${t.history}`,
+      ),
+      'next:',
+      ...result.next.map((line) => `  ${line}`),
+    ].join('\n'),
+  );
+  return EXIT.ok;
 }
 
 /**
@@ -489,7 +635,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
  */
 function labelled(config: HistoryConfig, env: NodeJS.ProcessEnv): HistoryConfig {
   if (!env.LABEL_KMS_KEY_ID?.trim() && !config.labelKey && existsSync(LOCAL_LABEL_SECRET_FILE))
-    return loadConfig({ ...env, LABEL_SECRET: readFileSync(LOCAL_LABEL_SECRET_FILE, 'utf8').trim() });
+    return {
+      ...config,
+      labelKey: new HmacKey(
+        parseSecret(readFileSync(LOCAL_LABEL_SECRET_FILE, 'utf8').trim(), LOCAL_LABEL_SECRET_FILE),
+      ),
+    };
   return requireLabelKey(config, env);
 }
 

@@ -12,15 +12,17 @@ import { parseArgs } from 'node:util';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import mapping from '../resources/stream-mapping.json';
+import streamMapping from '../resources/stream-mapping.json';
 import { preserveProtoAttributes } from '../shared/aws/sdk-proto-fix';
-import { parseKeyAttributes, parseRetention } from '../shared/core/config';
+import { parseRetention } from '../shared/core/config';
 import { createLogger } from '../shared/core/logger';
+import { type DeploymentSettings, deploymentSettings } from '../shared/core/stage-config.js';
+import { inspectTable } from '../shared/integrity/attach';
 import { assertPortFree, type DynamoLocal, LocalStackError, startDynamoLocal } from './dynamodb-local';
 import { EventSourceMapping, FileCheckpointStore, MemoryCheckpointStore } from './event-source-mapping';
 import { lambdaInvoker } from './invokers';
 import { LOCAL_DIGEST_DIR, localCursorSecret, localDigestKey, localLabelSecret } from './keys';
-import { ensureTables } from './tables';
+import { ensureAllTables } from './tables';
 
 const ROOT = resolve(__dirname, '..');
 const SERVICE = 'dynamo-history';
@@ -52,34 +54,88 @@ async function waitFor(
   }
 }
 
+/**
+ * Creates the tables the settings call for and returns each recorded stream. The created table
+ * is made here; attached tables must already exist in DynamoDB Local (made by the user, as in
+ * AWS), with the stream and key the settings file recorded (`dynamo-history init`).
+ */
+async function recordedStreams(
+  client: DynamoDBClient,
+  settings: DeploymentSettings,
+  stage: string,
+  endpoint: string,
+  retention: boolean,
+  say: (line: string) => void,
+): Promise<{ name: string; streamArn: string }[]> {
+  const out: { name: string; streamArn: string }[] = [];
+  if (settings.mode === 'attached') {
+    for (const table of settings.tables) {
+      const found = await inspectTable(client, table.latest, { endpoint });
+      if (found.key !== table.key || found.streamArn !== table.stream)
+        throw new LocalStackError(
+          `${table.latest} is now keyed ${found.key} with stream ${found.streamArn}, but ${settings.file} recorded ${table.key} and ${table.stream}: run \`dynamo-history init --table ${table.latest}\` again`,
+        );
+      out.push({ name: table.latest, streamArn: found.streamArn });
+    }
+  }
+  await ensureAllTables(client, {
+    service: SERVICE,
+    stage,
+    keyAttributes: settings.keyAttributes || 'id',
+    retention,
+    ...(settings.mode === 'attached' ? { tables: settings.tables } : {}),
+  });
+  for (const table of settings.tables)
+    say(
+      `tables: ${table.latest} (key ${table.key}${settings.mode === 'attached' ? ', attached' : ''}), ${table.history}, ${table.failures}`,
+    );
+  if (settings.mode === 'created') {
+    const name = settings.tables[0]?.latest as string;
+    const described = await client.send(new DescribeTableCommand({ TableName: name }));
+    const streamArn = described.Table?.LatestStreamArn;
+    if (!streamArn) throw new LocalStackError(`${name} has no stream`);
+    out.push({ name, streamArn });
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { 'in-memory': { type: 'boolean', default: false }, stage: { type: 'string', default: 'dev' } },
+    options: {
+      'in-memory': { type: 'boolean', default: false },
+      stage: { type: 'string', default: 'dev' },
+      // Where DynamoDB Local keeps its data and the stream checkpoints (default .dynamodb/).
+      'data-dir': { type: 'string' },
+    },
   });
   const inMemory = values['in-memory'] ?? false;
   const stage = values.stage ?? 'dev';
   const dynamoPort = port(process.env.DYNAMODB_PORT, 8000, 'DYNAMODB_PORT');
   const httpPort = port(process.env.HTTP_PORT, 3000, 'HTTP_PORT');
   const lambdaPort = port(process.env.LAMBDA_PORT, 3002, 'LAMBDA_PORT');
-  const keyAttributes = process.env.KEY_ATTRIBUTES?.trim() || 'id';
-  parseKeyAttributes(keyAttributes);
-  const retention = parseRetention(process.env);
+  // The stage's settings file (config/<stage>.json) when there is one, as a deploy reads it.
+  const settings = deploymentSettings({ service: SERVICE, stage, cwd: ROOT, env: process.env });
+  const keyAttributes = settings.keyAttributes;
+  const retention = parseRetention({
+    HISTORY_RETENTION_DAYS: settings.retention.days,
+    HISTORY_KEEP_VERSIONS: settings.retention.versions,
+  });
   const region = process.env.AWS_REGION || 'us-east-1';
   const say = (line: string) => process.stdout.write(`[dynamo-history] ${line}\n`);
 
   await assertPortFree(httpPort, 'serverless-offline HTTP', 'HTTP_PORT');
   await assertPortFree(lambdaPort, 'serverless-offline Lambda', 'LAMBDA_PORT');
 
-  const stateDir = join(ROOT, '.dynamodb');
+  const stateDir = values['data-dir'] ? resolve(values['data-dir']) : join(ROOT, '.dynamodb');
   let dynamo: DynamoLocal | undefined;
   let offline: ChildProcess | undefined;
-  let esm: EventSourceMapping | undefined;
+  const mappings: EventSourceMapping[] = [];
   let stopping = false;
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say('stopping ...');
-    await esm?.stop().catch(() => {});
+    await Promise.all(mappings.map((m) => m.stop().catch(() => {})));
     if (offline && offline.exitCode === null && offline.pid) {
       // Wait for serverless-offline to exit (its ports free), so an immediate restart finds them free.
       const exited = new Promise<void>((done) => offline?.once('exit', () => done()));
@@ -120,6 +176,8 @@ async function main(): Promise<void> {
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY || 'local',
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       KEY_ATTRIBUTES: keyAttributes,
+      HISTORY_RETENTION_DAYS: settings.retention.days,
+      HISTORY_KEEP_VERSIONS: settings.retention.versions,
       // DynamoDB Local dates stream records to the minute; the local mapping re-dates them to the second,
       // as AWS dates them (emulatorDatingStepSeconds below), so history has AWS's resolution.
       STREAM_TIME_RESOLUTION_SECONDS: process.env.STREAM_TIME_RESOLUTION_SECONDS || '1',
@@ -134,24 +192,24 @@ async function main(): Promise<void> {
       credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
     };
     const client = new DynamoDBClient(clientConfig);
-    const tables = await ensureTables(client, {
-      service: SERVICE,
+    const recorded = await recordedStreams(
+      client,
+      settings,
       stage,
-      keyAttributes,
-      retention: !!retention,
-    });
-    say(`tables: ${tables.latest} (key ${keyAttributes}), ${tables.history}, ${tables.failures}`);
+      dynamo.endpoint,
+      retention !== undefined,
+      say,
+    );
+    if (settings.file) say(`settings: ${settings.file}`);
     if (retention) say(`retention: ${JSON.stringify(retention)} (history TTL attribute expiresAt)`);
-
-    const described = await client.send(new DescribeTableCommand({ TableName: tables.latest }));
-    const streamArn = described.Table?.LatestStreamArn;
-    if (!streamArn) throw new LocalStackError(`${tables.latest} has no stream`);
+    const streamArn = settings.mode === 'created' ? recorded[0]?.streamArn : undefined;
     // writeHistory records only this stream (serverless.yml reads it through resources/tables.js).
     const digestKey = localDigestKey();
     const offlineEnv = {
       ...env,
       DYNAMO_HISTORY_LOCAL: '1',
-      LATEST_STREAM_ARN: streamArn,
+      // The created table's stream; attached tables' streams are in RECORDED_TABLES (from the settings file).
+      LATEST_STREAM_ARN: streamArn ?? '',
       // Rollback seals its labels with this secret and writeHistory checks them (AWS: a KMS key).
       LABEL_SECRET: localLabelSecret(process.env),
       // List cursors are signed with this secret (AWS: a generated Secrets Manager secret).
@@ -198,24 +256,33 @@ async function main(): Promise<void> {
     });
     mkdirSync(stateDir, { recursive: true });
     const onFailureLog = join(stateDir, 'stream-on-failure.jsonl');
-    esm = new EventSourceMapping({
-      streams: preserveProtoAttributes(new DynamoDBStreamsClient(clientConfig)),
-      streamArn,
-      region,
-      invoke: lambdaInvoker(lambda, `${SERVICE}-${stage}-writeHistory`),
-      ...mapping,
-      checkpoint: inMemory
-        ? new MemoryCheckpointStore()
-        : new FileCheckpointStore(join(stateDir, 'stream-checkpoint.json')),
-      onFailure: (failure) => appendFileSync(onFailureLog, `${JSON.stringify(failure)}\n`),
-      logger: createLogger('event-source-mapping', process.env.LOG_LEVEL ?? 'warn'),
-      emulatorDatingStepSeconds: 60,
-    });
-    esm.start();
+    // One mapping per recorded stream, as AWS has one event source mapping per stream.
+    for (const table of recorded) {
+      const checkpointFile =
+        settings.mode === 'created' ? 'stream-checkpoint.json' : `stream-checkpoint-${table.name}.json`;
+      const mapping = new EventSourceMapping({
+        streams: preserveProtoAttributes(new DynamoDBStreamsClient(clientConfig)),
+        streamArn: table.streamArn,
+        region,
+        invoke: lambdaInvoker(lambda, `${SERVICE}-${stage}-writeHistory`),
+        ...streamMapping,
+        checkpoint: inMemory
+          ? new MemoryCheckpointStore()
+          : new FileCheckpointStore(join(stateDir, checkpointFile)),
+        onFailure: (failure) => appendFileSync(onFailureLog, `${JSON.stringify(failure)}\n`),
+        logger: createLogger('event-source-mapping', process.env.LOG_LEVEL ?? 'warn'),
+        emulatorDatingStepSeconds: 60,
+      });
+      mapping.start();
+      mappings.push(mapping);
+    }
     say(
       `digests: signed with ${digestKey.keyFile} (check with ${digestKey.publicKeyFile}), kept in ${LOCAL_DIGEST_DIR}`,
     );
-    say(`stream mapping: ${streamArn} → ${SERVICE}-${stage}-writeHistory (batch ${mapping.batchSize})`);
+    for (const table of recorded)
+      say(
+        `stream mapping: ${table.streamArn} → ${SERVICE}-${stage}-writeHistory (batch ${streamMapping.batchSize})`,
+      );
     say(
       `ready. AWS_ENDPOINT_URL_DYNAMODB=${dynamo.endpoint}  HTTP http://localhost:${httpPort}  Lambda http://localhost:${lambdaPort}`,
     );

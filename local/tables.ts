@@ -52,26 +52,22 @@ function sameKeySchema(
 }
 
 /**
- * Creates the latest, history and failures tables from `resources/`, idempotently.
- * An existing table with another key schema is an error, not silently reused.
+ * Creates every table `resources/` defines for these options, idempotently: the latest,
+ * history and failures tables, or, for attached tables, each one's history and failures
+ * tables. An existing table with another key schema is an error, not silently reused.
+ * @returns the names of the tables, by logical id
  */
-export async function ensureTables(
+export async function ensureAllTables(
   client: DynamoDBClient,
-  options: { service?: string; stage?: string; keyAttributes?: string; retention?: boolean } = {},
-): Promise<TableSet> {
+  options: Parameters<typeof resources>[0] = {},
+): Promise<Record<string, string>> {
   const defs = resources(options) as Record<string, CfnTable>;
-  const names: Partial<TableSet> = {};
-  const logical: Record<string, keyof TableSet> = {
-    LatestTable: 'latest',
-    HistoryTable: 'history',
-    FailuresTable: 'failures',
-  };
-  for (const [id, role] of Object.entries(logical)) {
-    const def = defs[id];
-    if (!def) throw new Error(`resources/tables.js defines no ${id}`);
+  const names: Record<string, string> = {};
+  for (const [id, def] of Object.entries(defs)) {
+    if (def.Type !== 'AWS::DynamoDB::Table') continue;
     const input = createTableInput(def);
     const name = input.TableName as string;
-    names[role] = name;
+    names[id] = name;
     try {
       const existing = await client.send(new DescribeTableCommand({ TableName: name }));
       if (!sameKeySchema(input, existing.Table ?? {})) {
@@ -94,5 +90,17 @@ export async function ensureTables(
       await client.send(new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: ttl }));
     }
   }
-  return names as TableSet;
+  return names;
+}
+
+/** Creates the created-table mode's latest, history and failures tables (see {@link ensureAllTables}). */
+export async function ensureTables(
+  client: DynamoDBClient,
+  options: { service?: string; stage?: string; keyAttributes?: string; retention?: boolean } = {},
+): Promise<TableSet> {
+  const names = await ensureAllTables(client, options);
+  const { LatestTable: latest, HistoryTable: history, FailuresTable: failures } = names;
+  if (!latest || !history || !failures)
+    throw new Error('resources/tables.js defines no latest, history or failures table');
+  return { latest, history, failures };
 }

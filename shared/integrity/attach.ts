@@ -1,4 +1,5 @@
 import {
+  type AttributeValue,
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceNotFoundException,
@@ -7,7 +8,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { parseKeyAttributes } from '../core/config';
 import { TableNotAttachableError } from '../core/errors';
-import { decodeItemKey } from '../core/keys';
+import { decodeItemKey, encodeItemKey, keyOf } from '../core/keys';
 
 /** What attaching needs to know of an existing table, read with DescribeTable (never typed by hand). */
 export interface TableInspection {
@@ -19,8 +20,12 @@ export interface TableInspection {
 }
 
 /** The command that turns on the stream attaching needs; the user runs it, never this service. */
-export const streamFixCommand = (table: string, region?: string): string =>
-  `aws dynamodb update-table --table-name ${table} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES${region ? ` --region ${region}` : ''}`;
+export const streamFixCommand = (table: string, where: { region?: string; endpointUrl?: string }): string =>
+  `aws dynamodb update-table --table-name ${table} --stream-specification StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES${awsCliTarget(where)}`;
+
+/** `--region` and, for a local endpoint, `--endpoint-url`, as the AWS CLI takes them. */
+const awsCliTarget = ({ region, endpointUrl }: { region?: string; endpointUrl?: string }): string =>
+  `${region ? ` --region ${region}` : ''}${endpointUrl ? ` --endpoint-url ${endpointUrl}` : ''}`;
 
 /** `pk:S,sk:N` from DescribeTable's KeySchema and AttributeDefinitions. */
 export function keySpecOf(description: TableDescription): string {
@@ -42,7 +47,7 @@ export function keySpecOf(description: TableDescription): string {
 export async function inspectTable(
   client: DynamoDBClient,
   table: string,
-  where: { endpoint: string; region?: string },
+  where: { endpoint: string; region?: string; endpointUrl?: string },
 ): Promise<TableInspection> {
   let description: TableDescription | undefined;
   try {
@@ -68,7 +73,7 @@ export async function inspectTable(
     throw new TableNotAttachableError(
       'table.noStream',
       `table ${table} has no stream, so its changes cannot be recorded. dynamo-history never changes your table: turn the stream on yourself`,
-      { table, fix: streamFixCommand(table, where.region) },
+      { table, fix: streamFixCommand(table, where) },
     );
   if (stream.StreamViewType !== 'NEW_AND_OLD_IMAGES')
     throw new TableNotAttachableError(
@@ -76,16 +81,17 @@ export async function inspectTable(
       `the stream of ${table} is ${stream.StreamViewType}; history needs NEW_AND_OLD_IMAGES (every version's whole image). A stream's view cannot be changed in place: turn it off, then on with NEW_AND_OLD_IMAGES (records still in the old stream stay readable for 24 hours; record them first or backfill afterwards)`,
       {
         table,
-        fix: `aws dynamodb update-table --table-name ${table} --stream-specification StreamEnabled=false${where.region ? ` --region ${where.region}` : ''} && ${streamFixCommand(table, where.region)}`,
+        fix: `aws dynamodb update-table --table-name ${table} --stream-specification StreamEnabled=false${awsCliTarget(where)} && ${streamFixCommand(table, where)}`,
       },
     );
   return { table, key: keySpecOf(description), streamArn, itemCount: description.ItemCount };
 }
 
 /**
- * Checks that an existing history table (one kept from an earlier deployment) was keyed
- * the way the table is now: one of its item keys must decode under the table's key.
- * A history table that does not exist yet passes.
+ * Checks that an existing history table (one kept from an earlier deployment) was written
+ * for a table keyed the way this one is now. Every sampled record must decode under the
+ * key, and each stored image must carry the key's attributes, with its types, encoding to
+ * the record's item key. A history table that does not exist yet passes.
  * @throws TableNotAttachableError (`table.keyMismatch`)
  */
 export async function checkHistoryKey(
@@ -93,25 +99,35 @@ export async function checkHistoryKey(
   inspection: TableInspection,
   historyTable: string,
 ): Promise<void> {
-  let sample: string | undefined;
+  let items: Record<string, AttributeValue>[];
   try {
     const out = await client.send(
-      new ScanCommand({ TableName: historyTable, Limit: 1, ProjectionExpression: 'itemKey' }),
+      new ScanCommand({ TableName: historyTable, Limit: 25, ProjectionExpression: 'itemKey, image' }),
     );
-    sample = out.Items?.[0]?.itemKey?.S;
+    items = out.Items ?? [];
   } catch (error) {
     if (error instanceof ResourceNotFoundException) return;
     throw error;
   }
-  if (sample === undefined) return;
-  try {
-    decodeItemKey(sample, parseKeyAttributes(inspection.key));
-  } catch (error) {
-    throw new TableNotAttachableError(
-      'table.keyMismatch',
-      `${historyTable} already holds history whose item keys (such as ${JSON.stringify(sample.slice(0, 100))}) do not fit the key of ${inspection.table} (${inspection.key}): it is another table's history`,
-      { table: inspection.table, fix: `attach it under another stage, or move ${historyTable} aside first` },
-      { cause: error },
-    );
+  const schema = parseKeyAttributes(inspection.key);
+  for (const item of items) {
+    const itemKey = item.itemKey?.S ?? '';
+    const image = item.image?.M;
+    let fits: boolean;
+    try {
+      decodeItemKey(itemKey, schema);
+      fits = image === undefined || encodeItemKey(keyOf(image, schema), schema) === itemKey;
+    } catch {
+      fits = false;
+    }
+    if (!fits)
+      throw new TableNotAttachableError(
+        'table.keyMismatch',
+        `${historyTable} already holds history whose item keys (such as ${JSON.stringify(itemKey.slice(0, 100))}) do not fit the key of ${inspection.table} (${inspection.key}): it is another table's history`,
+        {
+          table: inspection.table,
+          fix: `attach it under another stage, or move ${historyTable} aside first`,
+        },
+      );
   }
 }

@@ -14,10 +14,17 @@ export interface Stack {
 
 const ROOT = resolve(__dirname, '..', '..');
 
-/** Runs exactly what `npm start -- --in-memory` runs, on free ports. */
-export async function startStack(env: Record<string, string> = {}, timeoutMs = 150_000): Promise<Stack> {
+/**
+ * Runs exactly what `npm start -- --in-memory` runs, on free ports; with `args`, what
+ * `npm start -- <args>` runs instead.
+ */
+export async function startStack(
+  env: Record<string, string> = {},
+  timeoutMs = 150_000,
+  args: string[] = ['--in-memory'],
+): Promise<Stack> {
   const [dynamo, http, lambda] = [await freePort(), await freePort(), await freePort()];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', '--in-memory'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', ...args], {
     cwd: ROOT,
     env: {
       ...process.env,
