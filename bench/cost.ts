@@ -1,0 +1,270 @@
+/**
+ * `npm run bench:cost`: the capacity each recorded change consumes, counted by DynamoDB itself
+ * (`ReturnConsumedCapacity: TOTAL` on every request) on a real DynamoDB Local, through the real
+ * stream and the project's event source mapping. Create, update, delete, rollback and backfill,
+ * each measured on its own, split by table: history (and its chain marker), latest, failures.
+ * The README's cost per million changes is computed from these figures.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  type AttributeValue,
+  type ConsumedCapacity,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { freePort, startDynamoLocal } from '../local/dynamodb-local';
+import { EventSourceMapping, MemoryCheckpointStore } from '../local/event-source-mapping';
+import { inProcessInvoker } from '../local/invokers';
+import { ensureTables } from '../local/tables';
+import { preserveProtoAttributes } from '../shared/aws/sdk-proto-fix';
+import { mapLimit } from '../shared/core/concurrency';
+import { type HistoryConfig, loadConfig } from '../shared/core/config';
+import { backfill } from '../shared/integrity/backfill';
+import { HistoryWriter } from '../shared/recording/history-writer';
+import { RollbackService } from '../shared/writing/rollback';
+import { VersionedTable } from '../shared/writing/versioned-table';
+
+const ROOT = resolve(__dirname, '..');
+const ITEMS = Number(process.env.COST_ITEMS ?? 200);
+
+/** Capacity and requests, by table, as DynamoDB reported them. */
+interface Meter {
+  requests: number;
+  read: Map<string, number>;
+  write: Map<string, number>;
+}
+
+const newMeter = (): Meter => ({ requests: 0, read: new Map(), write: new Map() });
+
+/** A client that asks for ConsumedCapacity on every request and adds it to `meter()`. */
+function meteredClient(endpoint: string, meter: () => Meter): DynamoDBClient {
+  const client = preserveProtoAttributes(
+    new DynamoDBClient({
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'cost', secretAccessKey: 'cost' },
+    }),
+  );
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { ReturnConsumedCapacity?: string };
+      input.ReturnConsumedCapacity ??= 'TOTAL';
+      const out = await next(args);
+      const m = meter();
+      m.requests += 1;
+      if (process.env.COST_TRACE)
+        process.stderr.write(
+          `${context.commandName} ${JSON.stringify((out.output as { ConsumedCapacity?: unknown }).ConsumedCapacity)}\n`,
+        );
+      const consumed = (out.output as { ConsumedCapacity?: ConsumedCapacity | ConsumedCapacity[] })
+        .ConsumedCapacity;
+      for (const c of [consumed ?? []].flat()) {
+        const table = c.TableName ?? '?';
+        const units = c.CapacityUnits ?? 0;
+        const reads = c.ReadCapacityUnits ?? 0;
+        const writes = c.WriteCapacityUnits ?? 0;
+        // Single-item requests report only CapacityUnits: the command says whether they were reads or writes.
+        const isWrite = /Put|Update|Delete|Write/.test(context.commandName ?? '');
+        m.read.set(table, (m.read.get(table) ?? 0) + reads);
+        m.write.set(table, (m.write.get(table) ?? 0) + writes);
+        if (reads === 0 && writes === 0 && units > 0) {
+          const target = isWrite ? m.write : m.read;
+          target.set(table, (target.get(table) ?? 0) + units);
+        }
+      }
+      return out;
+    },
+    { step: 'initialize', name: 'capacityMeter' },
+  );
+  return client;
+}
+
+async function main(): Promise<void> {
+  const port = await freePort();
+  const local = await startDynamoLocal({ port, inMemory: true });
+  // The app's writes (and the rollback service's) and the recorder's are metered apart.
+  let meters = { app: newMeter(), recorder: newMeter() };
+  const writerClient = meteredClient(local.endpoint, () => meters.recorder);
+  const appClient = meteredClient(local.endpoint, () => meters.app);
+  const tables = await ensureTables(appClient, { stage: 'cost', keyAttributes: 'id' });
+  const config: HistoryConfig = loadConfig({
+    LATEST_TABLE_NAME: tables.latest,
+    HISTORY_TABLE_NAME: tables.history,
+    FAILURES_TABLE_NAME: tables.failures,
+    LABEL_SECRET: randomBytes(32).toString('hex'),
+  });
+  const app = new VersionedTable({
+    client: appClient,
+    tableName: tables.latest,
+    keySchema: config.keySchema,
+    attributes: config.attributes,
+  });
+  const writer = new HistoryWriter({ client: writerClient, config });
+  const streams = preserveProtoAttributes(
+    new DynamoDBStreamsClient({
+      endpoint: local.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'cost', secretAccessKey: 'cost' },
+    }),
+  );
+  const streamArn = (await appClient.send(new DescribeTableCommand({ TableName: tables.latest }))).Table
+    ?.LatestStreamArn;
+  if (!streamArn) throw new Error('no stream');
+  const mapping = new EventSourceMapping({
+    streams,
+    streamArn,
+    invoke: inProcessInvoker(async (event) => writer.recordBatch((event as { Records: unknown[] }).Records)),
+    pollIntervalMs: 50,
+    checkpoint: new MemoryCheckpointStore(),
+  });
+  mapping.start();
+
+  const payload = (i: number, v: number) => ({
+    status: v % 2 ? 'paid' : 'new',
+    total: i * 3 + v,
+    note: `order ${i} `.repeat(20),
+  });
+  const historyCount = async (): Promise<number> => {
+    let n = 0;
+    let start: Record<string, AttributeValue> | undefined;
+    const probe = preserveProtoAttributes(
+      new DynamoDBClient({
+        endpoint: local.endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'cost', secretAccessKey: 'cost' },
+      }),
+    );
+    do {
+      const out = await probe.send(
+        new ScanCommand({
+          TableName: tables.history,
+          Select: 'COUNT',
+          FilterExpression: 'begins_with(version, :v)',
+          ExpressionAttributeValues: { ':v': { S: 'v' } },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      n += out.Count ?? 0;
+      start = out.LastEvaluatedKey;
+    } while (start);
+    probe.destroy();
+    return n;
+  };
+  const settle = async (expected: number) => {
+    for (let i = 0; i < 600 && (await historyCount()) < expected; i++)
+      await new Promise((r) => setTimeout(r, 100));
+  };
+
+  /** Runs one kind of change on every item and returns the capacity it took, app and recorder apart. */
+  type Phase = { name: string; changes: number; app: Meter; recorder: Meter };
+  const phases: Phase[] = [];
+  let recorded = 0;
+  const phase = async (name: string, changes: number, run: () => Promise<void>) => {
+    meters = { app: newMeter(), recorder: newMeter() };
+    await run();
+    recorded += changes;
+    await settle(recorded);
+    // The mapping's last batch may still be finishing its writes.
+    await new Promise((r) => setTimeout(r, 1000));
+    phases.push({ name, changes, ...meters });
+  };
+  const ids = Array.from({ length: ITEMS }, (_, i) => ({ id: `order-${i}` }));
+  await phase('create', ITEMS, async () => {
+    await mapLimit(ids, 8, async (key, i) => void (await app.create({ ...key, ...payload(i, 1) })));
+  });
+  await phase('update', ITEMS, async () => {
+    await mapLimit(ids, 8, async (key, i) => void (await app.update(key, 1, payload(i, 2))));
+  });
+  const rollbacks = new RollbackService({ client: appClient, config });
+  const rollbackPhaseItems = ids.slice(0, Math.max(1, ITEMS / 4));
+  await phase('rollback', rollbackPhaseItems.length, async () => {
+    // The rollback service's own reads and its write to the latest table count as the app's side here.
+    await mapLimit(
+      rollbackPhaseItems,
+      8,
+      async (key) => void (await rollbacks.rollback({ key, toVersion: 1, reason: 'cost' })),
+    );
+  });
+  await phase('delete', ITEMS, async () => {
+    await mapLimit(
+      ids,
+      8,
+      async (key, i) => void (await app.remove(key, i < rollbackPhaseItems.length ? 3 : 2)),
+    );
+  });
+  await mapping.stop();
+
+  // Backfill: items written before anything recorded them (a fresh stage, no stream mapping running).
+  const pre = await ensureTables(appClient, { stage: 'costfill', keyAttributes: 'id' });
+  const fillConfig = loadConfig({
+    LATEST_TABLE_NAME: pre.latest,
+    HISTORY_TABLE_NAME: pre.history,
+    FAILURES_TABLE_NAME: pre.failures,
+  });
+  const preApp = new VersionedTable({
+    client: appClient,
+    tableName: pre.latest,
+    keySchema: fillConfig.keySchema,
+    attributes: fillConfig.attributes,
+  });
+  await mapLimit(ids, 8, async (key, i) => void (await preApp.create({ ...key, ...payload(i, 1) })));
+  meters = { app: newMeter(), recorder: newMeter() };
+  await backfill(writerClient, fillConfig, { segments: 4 });
+  phases.push({ name: 'backfill', changes: ITEMS, ...meters });
+
+  const sum = (m: Map<string, number>, pick: (table: string) => boolean) =>
+    [...m].filter(([t]) => pick(t)).reduce((a, [, v]) => a + v, 0);
+  const isHistory = (t: string) => t.endsWith('-history');
+  const isLatest = (t: string) => t.endsWith('-latest');
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  const rows = phases.map((p) => ({
+    operation: p.name,
+    changes: p.changes,
+    historyWru: round(sum(p.recorder.write, isHistory) / p.changes),
+    historyRru: round(sum(p.recorder.read, isHistory) / p.changes),
+    latestWru: round((sum(p.app.write, isLatest) + sum(p.recorder.write, isLatest)) / p.changes),
+    latestRru: round((sum(p.app.read, isLatest) + sum(p.recorder.read, isLatest)) / p.changes),
+    failuresWru: round(sum(p.recorder.write, (t) => t.endsWith('-failures')) / p.changes),
+    recorderRequests: round(p.recorder.requests / p.changes),
+  }));
+  // us-east-1 on-demand prices (DynamoDB pricing page, since 2024-11-01): $0.625 per million write
+  // request units, $0.125 per million read request units.
+  const WRU = 0.625;
+  const RRU = 0.125;
+  const priced = rows.map((r) => ({
+    ...r,
+    historyUsdPerMillion: round(r.historyWru * WRU + r.historyRru * RRU),
+  }));
+  const result = {
+    measuredAt: new Date().toISOString(),
+    itemsPerPhase: ITEMS,
+    itemBytes: 'about 250 bytes',
+    rows: priced,
+  };
+  const out = join(ROOT, 'bench', 'results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'cost.json'), `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(
+    [
+      '| operation | history WRU | history RRU | latest WRU | latest RRU | writer requests | history $ per million (on-demand) |',
+      '|---|---|---|---|---|---|---|',
+      ...priced.map(
+        (r) =>
+          `| ${r.operation} | ${r.historyWru} | ${r.historyRru} | ${r.latestWru} | ${r.latestRru} | ${r.recorderRequests} | ${r.historyUsdPerMillion.toFixed(2)} |`,
+      ),
+      '',
+    ].join('\n'),
+  );
+  streams.destroy();
+  await local.stop();
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
