@@ -172,7 +172,7 @@ it('stops `serverless deploy` before CloudFormation when a table would be replac
   };
   const guard = new DeployGuard({
     getProvider: () => provider,
-    service: { service: 'dynamo-history', provider: { compiledCloudFormationTemplate: template } },
+    service: { service: 'dynamo-history', provider: { compiledCloudFormationTemplate: template as never } },
     classes: { Error },
   });
   try {
