@@ -1,5 +1,5 @@
 import { mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, relative } from 'node:path';
+import { dirname, isAbsolute, relative } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TableNotAttachableError, ValidationError } from '../shared/core/errors';
 import {
@@ -23,6 +23,8 @@ export interface InitOptions {
 
 export interface InitResult {
   file: string;
+  /** The file as the user would name it: relative to the working directory when under it. */
+  shownFile: string;
   settings: StageFile;
   attached: (TableInspection & { history: string; streamChanged: boolean })[];
   next: string[];
@@ -123,7 +125,8 @@ export async function initStage(
   }
   renameSync(`${file}.tmp`, file);
 
-  const shown = relative(where.cwd, file) || file;
+  const rel = relative(where.cwd, file);
+  const shown = rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
   const stageFlag = options.stage === 'dev' ? '' : ` --stage ${options.stage}`;
   const next = [
     `keep ${shown} under version control: every deploy of stage ${options.stage} reads it`,
@@ -135,5 +138,5 @@ export async function initStage(
         `dynamo-history backfill --table ${t.table}${stageFlag}   (records the ${t.itemCount ?? 'existing'} item(s) already there)`,
     ),
   ];
-  return { file, settings, attached, next };
+  return { file, shownFile: shown, settings, attached, next };
 }

@@ -616,7 +616,7 @@ async function initCommand(
   );
   print(result, () =>
     [
-      `wrote ${result.file}`,
+      `wrote ${result.shownFile}`,
       ...result.attached.map(
         (t) =>
           `  attached ${t.table}: key ${t.key}, stream ${t.streamArn}${t.streamChanged ? ' (a new stream: changes between the old and this one are not in either; backfill records the current versions)' : ''}; history in ${t.history}`,
