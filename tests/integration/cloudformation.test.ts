@@ -9,6 +9,8 @@ type Statement = { Sid?: string; Effect: string; Action: string | string[]; Reso
 
 const ROOT = resolve(__dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'dh-package-'));
+/** What `serverless package` printed, by package name. */
+const packagingOutput = new Map<string, string>();
 
 /**
  * `serverless package`, offline, for a stage: the CloudFormation AWS would receive. `settings`
@@ -45,6 +47,7 @@ function pack(
       },
       (error, stdout, stderr) => {
         if (error) return fail(new Error(`serverless package failed: ${stderr}\n${stdout}`));
+        packagingOutput.set(name, `${stdout}${stderr}`);
         done(
           JSON.parse(
             readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'),
@@ -310,6 +313,19 @@ describe('CloudFormation from `serverless package` (offline)', () => {
       );
     });
     expect(matches.map((m) => `${m.Rule.Id}: ${m.Message}`)).toEqual([]);
+  });
+
+  it('packages with osls, the maintained Serverless v3, which knows nodejs22.x: no configuration warning', () => {
+    const framework = JSON.parse(
+      readFileSync(join(ROOT, 'node_modules', 'serverless', 'package.json'), 'utf8'),
+    );
+    expect(framework.name).toBe('osls');
+    expect(framework.version.split('.')[0]).toBe('3');
+    expect(packagingOutput.size).toBe(4);
+    for (const output of packagingOutput.values()) {
+      expect(output).toContain('Service packaged');
+      expect(output).not.toMatch(/Invalid configuration|Warning/);
+    }
   });
 
   it('puts IAM auth on every HTTP route', () => {
