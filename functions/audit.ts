@@ -1,13 +1,14 @@
 import { createDynamoClient } from '../shared/aws/clients';
-import { cursorSecretFromEnv } from '../shared/aws/secrets';
-import { loadConfigs, perTable } from '../shared/core/config';
+import { lambdaLogger } from '../shared/aws/lambda-logger';
+import { loadCursorSecret } from '../shared/aws/secrets';
+import { loadConfigs, loadRuntime, perTable } from '../shared/core/config';
 import { ValidationError } from '../shared/core/errors';
-import { createLogger } from '../shared/core/logger';
 import { type Infer, number, object, oneOf, optional, SchemaError, string } from '../shared/core/schema';
 import { HistoryReader, type ListOptions, type Order, toView } from '../shared/reading/audit';
 import { addressParams, type HttpEvent, httpError, intParam, isHttpEvent, json, onlyParams } from './http';
 
 const client = createDynamoClient();
+const runtime = loadRuntime();
 const configs = loadConfigs();
 /** One reader per recorded table answers the routes; `table` picks it (it may be left out with one table). */
 const reader = perTable(configs, (config) => new HistoryReader({ client, config }));
@@ -15,14 +16,15 @@ const reader = perTable(configs, (config) => new HistoryReader({ client, config 
 let cursorSecret: Promise<string> | undefined;
 const cursorReader = async (table?: string): Promise<HistoryReader> => {
   const config = reader(table).config;
-  cursorSecret ??= cursorSecretFromEnv(process.env);
+  cursorSecret ??= loadCursorSecret(runtime.cursorSecret);
+  const secret = cursorSecret;
   // A failed read of the secret is retried by the next request, not cached.
-  cursorSecret.catch(() => {
+  secret.catch(() => {
     cursorSecret = undefined;
   });
-  return new HistoryReader({ client, config, cursorSecret: await cursorSecret });
+  return new HistoryReader({ client, config, cursorSecret: await secret });
 };
-const logger = createLogger('audit');
+const logger = lambdaLogger('audit', runtime.logLevel);
 
 const version = number({ integer: true, min: 1 });
 const itemKey = string({ min: 1, max: 2048 });
@@ -103,7 +105,8 @@ function route<S extends keyof typeof schemas>(
   name: S,
   run: (input: Infer<(typeof schemas)[S]>) => Promise<unknown>,
 ) {
-  return async (event: unknown): Promise<unknown> => {
+  return async (event: unknown, context?: unknown): Promise<unknown> => {
+    logger.withContext(context);
     if (!isHttpEvent(event)) return run(check(name, event));
     try {
       return json(200, await run(check(name, fromHttp(event, name))));

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { createDynamoClient } from '../shared/aws/clients';
+import { lambdaLogger } from '../shared/aws/lambda-logger';
 import { emfLine } from '../shared/aws/metrics';
-import { type HistoryConfig, loadConfigs } from '../shared/core/config';
+import { type HistoryConfig, loadConfigs, loadRuntime } from '../shared/core/config';
 import { ConfigurationError } from '../shared/core/errors';
-import { createLogger } from '../shared/core/logger';
 import { type DigestSigner, KeyFileSigner, serializeDigest, signDigest } from '../shared/integrity/digest';
 import { KmsDigestSigner, S3DigestStore } from '../shared/integrity/digest-aws';
 import { type DigestStore, DirectoryDigestStore, digestName } from '../shared/integrity/digest-store';
@@ -46,8 +46,9 @@ function fromEnv(env: NodeJS.ProcessEnv): {
 const configs = loadConfigs();
 const client = createDynamoClient();
 const { signer, store } = fromEnv(process.env);
-const logger = createLogger('publishDigest');
-const dimensions = { Service: process.env.SERVICE ?? 'dynamo-history', Stage: process.env.STAGE ?? 'dev' };
+const runtime = loadRuntime();
+const logger = lambdaLogger('publishDigest', runtime.logLevel);
+const dimensions = { Service: runtime.service, Stage: runtime.stage };
 
 interface Published {
   table: string;
@@ -87,7 +88,11 @@ async function publish(config: HistoryConfig): Promise<Published> {
  * Scheduled (README, "Signed digests"): for each recorded table, verify every chain, sign
  * the heads and store the digest write-once. With one table it answers that table's figures.
  */
-export const handler = async (): Promise<Published | { tables: Published[] }> => {
+export const handler = async (
+  _event?: unknown,
+  context?: unknown,
+): Promise<Published | { tables: Published[] }> => {
+  logger.withContext(context);
   const results: Published[] = [];
   for (const config of configs) results.push(await publish(config));
   const findings = results.reduce((sum, r) => sum + r.findings, 0);

@@ -51,7 +51,7 @@ export const json = (statusCode: number, body: unknown): APIGatewayProxyResult =
 export function httpError(error: unknown, logger: Logger): APIGatewayProxyResult {
   if (error instanceof HistoryError && statusOf(error) < 500)
     return json(statusOf(error), { code: error.code, message: error.message });
-  logger.error('request failed', { error: error instanceof Error ? error.stack : String(error) });
+  logger.error('request failed', { error });
   return json(500, { code: 'internal', message: 'internal error' });
 }
 

@@ -1,10 +1,10 @@
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { createDynamoClient } from '../shared/aws/clients';
 import { requireLabelKey } from '../shared/aws/kms';
-import { loadConfigs, perTable } from '../shared/core/config';
+import { lambdaLogger } from '../shared/aws/lambda-logger';
+import { loadConfigs, loadRuntime, perTable } from '../shared/core/config';
 import { UnauthenticatedError, ValidationError } from '../shared/core/errors';
 import { decodeItemKey } from '../shared/core/keys';
-import { createLogger } from '../shared/core/logger';
 import {
   MAX_PAYLOAD_BYTES,
   parseRollbackRequest,
@@ -20,7 +20,7 @@ const service = perTable(
   loadConfigs().map((config) => requireLabelKey(config, process.env)),
   (config) => new RollbackService({ client, config }),
 );
-const logger = createLogger('rollback');
+const logger = lambdaLogger('rollback', loadRuntime().logLevel);
 
 async function run(request: RollbackRequest, caller?: string): Promise<RollbackResult> {
   try {
@@ -38,7 +38,7 @@ async function run(request: RollbackRequest, caller?: string): Promise<RollbackR
       table: request.table,
       key: request.key,
       toVersion: request.toVersion,
-      error: String(error),
+      error,
     });
     throw error;
   }
@@ -50,14 +50,18 @@ async function run(request: RollbackRequest, caller?: string): Promise<RollbackR
  * ItemNotFoundError, VersionConflictError), and nothing has been written. The
  * actor is the invoker's claim (`actorSource: claimed`).
  */
-export const handler = async (event: unknown): Promise<RollbackResult> => run(parseRollbackRequest(event));
+export const handler = async (event: unknown, context?: unknown): Promise<RollbackResult> => {
+  logger.withContext(context);
+  return run(parseRollbackRequest(event));
+};
 
 /**
  * `POST [/tables/{table}]/items/{itemKey}/rollback` (IAM auth). The body is the invocation payload
  * without `key` (the path names the item) and without `actor`: the actor is the
  * IAM principal API Gateway authenticated (`actorSource: caller`).
  */
-export const http = async (event: unknown) => {
+export const http = async (event: unknown, context?: unknown) => {
+  logger.withContext(context);
   try {
     if (!isHttpEvent(event)) throw new ValidationError('not an API Gateway request');
     const request = rollbackFromHttp(event);

@@ -1,4 +1,5 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { RuntimeSettings } from '../core/config';
 import { ConfigurationError } from '../core/errors';
 
 /** The shortest cursor secret accepted, in characters. */
@@ -7,15 +8,15 @@ export const MIN_CURSOR_SECRET_LENGTH = 32;
 /**
  * The HMAC key of list cursors, for a deployed audit function: the Secrets
  * Manager secret the template generates (`CURSOR_SECRET_ARN`), or, locally,
- * `CURSOR_SECRET`. Never a value derived from public names.
+ * `CURSOR_SECRET` (both as `loadRuntime` read them). Never a value derived from public names.
  * @throws ConfigurationError
  */
-export async function cursorSecretFromEnv(
-  env: NodeJS.ProcessEnv,
+export async function loadCursorSecret(
+  source: RuntimeSettings['cursorSecret'],
   client?: SecretsManagerClient,
 ): Promise<string> {
-  const arn = env.CURSOR_SECRET_ARN?.trim();
-  let secret = env.CURSOR_SECRET?.trim();
+  const { arn } = source;
+  let secret = source.value;
   if (arn) {
     // Loaded only where a deployment reads its secret: local runs never pay for the module.
     const sm = require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');

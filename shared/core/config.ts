@@ -106,6 +106,43 @@ export function parseRetention(env: NodeJS.ProcessEnv): RetentionPolicy | undefi
   return policy;
 }
 
+/** Log levels, lowest first. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** What a function knows of where it runs, beyond its tables: read here, never elsewhere. */
+export interface RuntimeSettings {
+  /** The metrics' `Service` dimension (`SERVICE`, the template sets the service's name). */
+  service: string;
+  /** `STAGE`: the metrics' `Stage` dimension and the default table names. */
+  stage: string;
+  /** `LOG_LEVEL`, default `info`. */
+  logLevel: LogLevel;
+  /**
+   * Where list cursors' HMAC key comes from: a Secrets Manager secret (`CURSOR_SECRET_ARN`, AWS)
+   * or the key itself (`CURSOR_SECRET`, local). Read by `shared/aws/secrets.ts`.
+   */
+  cursorSecret: { arn?: string; value?: string };
+}
+
+/**
+ * Reads and checks the runtime settings, once, at cold start.
+ * @throws ConfigurationError
+ */
+export function loadRuntime(env: NodeJS.ProcessEnv = process.env): RuntimeSettings {
+  const level = (env.LOG_LEVEL?.trim() || 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    throw new ConfigurationError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
+  const arn = env.CURSOR_SECRET_ARN?.trim();
+  const value = env.CURSOR_SECRET?.trim();
+  return {
+    service: env.SERVICE?.trim() || 'dynamo-history',
+    stage: env.STAGE?.trim() || 'dev',
+    logLevel: level as LogLevel,
+    cursorSecret: { ...(arn ? { arn } : {}), ...(value ? { value } : {}) },
+  };
+}
+
 /**
  * Reads and checks the configuration of the one recorded table, once, at cold start.
  * With several attached tables (`RECORDED_TABLES`), `table` names the one; it may be

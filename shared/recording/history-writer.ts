@@ -300,7 +300,7 @@ export class HistoryWriter {
         }
         return unparked;
       }
-      this.logger.warn('reading chain head failed; item retried', { itemKey, error: String(error) });
+      this.logger.warn('reading chain head failed; item retried', { itemKey, error });
       return changes;
     }
     let head = recent.head;
@@ -312,7 +312,7 @@ export class HistoryWriter {
       try {
         duplicate = await this.alreadyRecorded(change, recent);
       } catch (error) {
-        this.logger.warn('duplicate check failed; item retried', { ...log, error: String(error) });
+        this.logger.warn('duplicate check failed; item retried', { ...log, error });
         retry = changes.slice(i);
         break;
       }
@@ -348,7 +348,7 @@ export class HistoryWriter {
         }
         // Order per item is sacred: once one record of the item must be retried,
         // its later records in this batch must wait for it, so they are reported too.
-        this.logger.warn('record will be retried', { ...log, error: String(error) });
+        this.logger.warn('record will be retried', { ...log, error });
         retry = changes.slice(i);
         break;
       }
@@ -361,7 +361,7 @@ export class HistoryWriter {
       return retry;
     } catch (error) {
       // The records are written; a redelivery finds them duplicates and sets the expiries then.
-      this.logger.warn('setting retention expiries failed; item retried', { itemKey, error: String(error) });
+      this.logger.warn('setting retention expiries failed; item retried', { itemKey, error });
       return retry.length > 0 ? retry : changes;
     }
   }
