@@ -3,8 +3,8 @@ import { lambdaLogger } from '../shared/aws/lambda-logger';
 import { loadCursorSecret } from '../shared/aws/secrets';
 import { loadConfigs, loadRuntime, perTable } from '../shared/core/config';
 import { ValidationError } from '../shared/core/errors';
-import { type Infer, number, object, oneOf, optional, SchemaError, string } from '../shared/core/schema';
 import { HistoryReader, type ListOptions, type Order, toView } from '../shared/reading/audit';
+import { type AuditQuery, type AuditRequest, parseAuditRequest } from '../shared/reading/requests';
 import { addressParams, type HttpEvent, httpError, intParam, isHttpEvent, json, onlyParams } from './http';
 
 const client = createDynamoClient();
@@ -26,44 +26,11 @@ const cursorReader = async (table?: string): Promise<HistoryReader> => {
 };
 const logger = lambdaLogger('audit', runtime.logLevel);
 
-const version = number({ integer: true, min: 1 });
-const itemKey = string({ min: 1, max: 2048 });
-/** The recorded table; needed only when the deployment records several. */
-const table = optional(string({ min: 1, max: 255 }));
-const schemas = {
-  listVersions: object(
-    {
-      table,
-      itemKey,
-      limit: optional(number({ integer: true, min: 1, max: 1000 })),
-      cursor: optional(string({ max: 2048 })),
-      order: optional(oneOf(['asc', 'desc'] as const)),
-      from: optional(version),
-      to: optional(version),
-    },
-    { strict: true },
-  ),
-  getVersion: object({ table, itemKey, version }, { strict: true }),
-  asOf: object({ table, itemKey, at: string({ max: 64 }) }, { strict: true }),
-  diff: object({ table, itemKey, from: version, to: version }, { strict: true }),
-};
-
-function check<S extends keyof typeof schemas>(name: S, input: unknown): Infer<(typeof schemas)[S]> {
-  try {
-    return schemas[name](input, 'payload') as Infer<(typeof schemas)[S]>;
-  } catch (error) {
-    if (error instanceof SchemaError)
-      throw new ValidationError(
-        `invalid ${name} request: ${error.message}`,
-        { path: error.path },
-        { cause: error },
-      );
-    throw error;
-  }
-}
+type Query = AuditQuery;
+const check = <Q extends Query>(name: Q, input: unknown): AuditRequest<Q> => parseAuditRequest(name, input);
 
 /** HTTP parameters → the same payload a direct invocation sends. */
-function fromHttp(event: HttpEvent, route: keyof typeof schemas): Record<string, unknown> {
+function fromHttp(event: HttpEvent, route: Query): Record<string, unknown> {
   const path = event.pathParameters ?? {};
   const query = event.queryStringParameters ?? {};
   const { table, itemKey } = addressParams(event);
@@ -101,10 +68,7 @@ function fromHttp(event: HttpEvent, route: keyof typeof schemas): Record<string,
  * event: JSON, 400/404/409 with `{code, message}`) or a direct invocation
  * (the same fields as a JSON payload; errors thrown with their class as errorType).
  */
-function route<S extends keyof typeof schemas>(
-  name: S,
-  run: (input: Infer<(typeof schemas)[S]>) => Promise<unknown>,
-) {
+function route<Q extends Query>(name: Q, run: (input: AuditRequest<Q>) => Promise<unknown>) {
   return async (event: unknown, context?: unknown): Promise<unknown> => {
     logger.withContext(context);
     if (!isHttpEvent(event)) return run(check(name, event));

@@ -13,6 +13,7 @@ import type { HistoryRecord, RetentionPolicy } from '../core/types';
 import { fromHistoryItem } from '../recording/history-record';
 import { diffImages, type ImageDiff } from './diff';
 import { imageToJson, type Json } from './json-values';
+import { parseAuditRequest } from './requests';
 
 export type Order = 'asc' | 'desc';
 
@@ -110,7 +111,6 @@ export function toView(record: HistoryRecord): RecordView {
   return view;
 }
 
-const MAX_LIMIT = 1000;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 export function checkVersionNumber(value: unknown, name: string): number {
@@ -231,19 +231,11 @@ export class HistoryReader {
   /** A page of versions, oldest first by default. The cursor is opaque and checked. */
   async listVersions(itemKey: string, options: ListOptions = {}): Promise<Page> {
     this.checkItemKey(itemKey);
-    const limit = options.limit ?? 100;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-      throw new ValidationError(
-        `limit must be an integer from 1 to ${MAX_LIMIT}, got ${JSON.stringify(options.limit)}`,
-      );
-    }
-    const order = options.order ?? 'asc';
-    if (order !== 'asc' && order !== 'desc')
-      throw new ValidationError(`order must be asc or desc, got ${JSON.stringify(order)}`);
-    const from = options.from === undefined ? undefined : checkVersionNumber(options.from, 'from');
-    const to = options.to === undefined ? undefined : checkVersionNumber(options.to, 'to');
-    if (from !== undefined && to !== undefined && from > to)
-      throw new ValidationError(`from (${from}) is after to (${to})`);
+    // The same checks as every audit request's (shared/reading/requests.ts).
+    const checked = parseAuditRequest('listOptions', options);
+    const limit = checked.limit ?? 100;
+    const order = checked.order ?? 'asc';
+    const { from, to } = checked;
 
     const names: Record<string, string> = { '#k': 'itemKey' };
     const values: QueryCommandInput['ExpressionAttributeValues'] = { ':k': { S: itemKey } };
