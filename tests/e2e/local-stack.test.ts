@@ -551,7 +551,7 @@ describe('npm start stack (DynamoDB Local + serverless-offline + local event sou
       });
 
       it.each<[string, number, string[], RegExp]>([
-        ['no command', 2, [], /usage/],
+        ['no command', 2, [], /Usage: dynamo-history <command>/],
         ['an unknown command', 2, ['purge', 'audit-1'], /unknown command/],
         ['show without a version', 2, ['show', 'audit-1'], /takes 2 argument/],
         ['show version 0', 2, ['show', 'audit-1', '0'], /integer/],

@@ -62,7 +62,7 @@ it('logs with the request ID and the whole error through Powertools', () => {
     },
   });
   expect(typeof line?.cold_start).toBe('boolean');
-  expect(String((line?.error as { stack?: string }).stack)).toContain('conditional put failed');
+  expect(String((line?.error as { stack?: string } | undefined)?.stack)).toContain('conditional put failed');
 });
 
 it('keeps below-level lines out, and takes an invocation without a context', () => {

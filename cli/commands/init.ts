@@ -1,15 +1,18 @@
 import { mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { TableNotAttachableError, ValidationError } from '../shared/core/errors';
+import { TableNotAttachableError, ValidationError } from '../../shared/core/errors';
 import {
   type AttachedTable,
   deploymentSettings,
   readStageFile,
   type StageFile,
   stageConfigPath,
-} from '../shared/core/stage-config.js';
-import { checkHistoryKey, inspectTable, type TableInspection } from '../shared/integrity/attach';
+} from '../../shared/core/stage-config.js';
+import { checkHistoryKey, inspectTable, type TableInspection } from '../../shared/integrity/attach';
+import { type CommandSpec, opt } from '../command';
+import { EXIT, int, printer } from '../io';
+import { clientFor } from '../session';
 
 export interface InitOptions {
   stage: string;
@@ -140,3 +143,56 @@ export async function initStage(
   ];
   return { file, shownFile: shown, settings, attached, next };
 }
+
+/** `init`: the command around {@link initStage}. */
+export const initCommands: CommandSpec[] = [
+  {
+    name: 'init',
+    summary: 'write the stage’s settings file, config/<stage>.json; --table attaches an existing table',
+    args: [],
+    manyTables: true,
+    options: [
+      { flags: '--key-attributes <spec>', description: 'the created table’s key: id, pk,sk or pk:S,sk:N' },
+      { flags: '--retention-days <n>', description: 'keep superseded versions this many days' },
+      { flags: '--keep-versions <n>', description: 'always keep this many newest versions' },
+      { flags: '--alarm-email <address>', description: 'subscribe this address to the alarms' },
+    ],
+    more: 'Each --table is read with DescribeTable (its key and stream); the table itself is never changed.',
+    run: async (io, _args, options) => {
+      const { client, region } = clientFor(io);
+      const stage = options.stage ?? io.env.STAGE?.trim() ?? 'dev';
+      const endpoint = io.env.AWS_ENDPOINT_URL_DYNAMODB?.trim() || io.env.AWS_ENDPOINT_URL?.trim();
+      const result = await initStage(
+        client,
+        {
+          stage: stage || 'dev',
+          tables: options.table ?? [],
+          keyAttributes: opt(options, 'keyAttributes'),
+          retentionDays: int(opt(options, 'retentionDays'), '--retention-days'),
+          keepVersions: int(opt(options, 'keepVersions'), '--keep-versions'),
+          alarmEmail: opt(options, 'alarmEmail'),
+        },
+        {
+          endpoint: endpoint ?? `DynamoDB in ${region ?? '(no region)'}`,
+          ...(region ? { region } : {}),
+          ...(endpoint ? { endpointUrl: endpoint } : {}),
+          env: io.env,
+          cwd: process.cwd(),
+          local: endpoint !== undefined,
+        },
+      );
+      printer(io, options.json ?? false)(result, () =>
+        [
+          `wrote ${result.shownFile}`,
+          ...result.attached.map(
+            (t) =>
+              `  attached ${t.table}: key ${t.key}, stream ${t.streamArn}${t.streamChanged ? ' (a new stream: changes between the old and this one are not in either; backfill records the current versions)' : ''}; history in ${t.history}`,
+          ),
+          'next:',
+          ...result.next.map((line) => `  ${line}`),
+        ].join('\n'),
+      );
+      return EXIT.ok;
+    },
+  },
+];
