@@ -51,8 +51,10 @@ function permissions(tables = CREATED) {
         ],
         one(streams),
       ),
-      allow('AppendHistory', ['dynamodb:Query', 'dynamodb:PutItem'], one(histories)),
-      allow('ParkFailures', ['dynamodb:PutItem'], one(failures)),
+      // Query: the chain head; GetItem: a backfilled snapshot the duplicate check compares with.
+      allow('AppendHistory', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'], one(histories)),
+      // GetItem: parking never overwrites, so it reads an id before it writes it.
+      allow('ParkFailures', ['dynamodb:GetItem', 'dynamodb:PutItem'], one(failures)),
       allow('OnFailureDestination', ['sqs:SendMessage'], arn('StreamOnFailureQueue')),
     ],
     // Rollback writes the latest table only, always conditionally; it never touches history.
@@ -66,9 +68,11 @@ function permissions(tables = CREATED) {
       allow('WriteLatest', ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'], one(latest)),
     ],
     // The scheduled digest: verify reads every table whole, then one write-once object in the digest bucket.
+    // verify streams: a keys-only Scan of history, then one Query per item; a keys-only Scan of the
+    // latest table, and one GetItem per item to compare it with its history's head.
     publishDigest: [
-      allow('ReadHistory', ['dynamodb:Scan'], one(histories)),
-      allow('ReadLatest', ['dynamodb:Scan'], one(latest)),
+      allow('ReadHistory', ['dynamodb:Scan', 'dynamodb:Query'], one(histories)),
+      allow('ReadLatest', ['dynamodb:Scan', 'dynamodb:GetItem'], one(latest)),
       allow('ReadFailures', ['dynamodb:Scan'], one(failures)),
       // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub placeholder, not JavaScript.
       allow('StoreDigest', ['s3:PutObject'], { 'Fn::Sub': '${DigestBucket.Arn}/digests/*' }),

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -187,7 +187,11 @@ describe('CloudFormation from `serverless package` (offline)', () => {
 
   it('lets writeHistory append to history but not write the latest table', () => {
     const { role } = roleOf(prod, 'WriteHistoryLambdaFunction');
-    expect(allowedOn(role, 'HistoryTable').sort()).toEqual(['dynamodb:PutItem', 'dynamodb:Query']);
+    expect(allowedOn(role, 'HistoryTable').sort()).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+    ]);
     expect(allowedOn(role, 'LatestTable').filter((a) => WRITES.includes(a))).toEqual([]);
   });
 
@@ -370,8 +374,10 @@ describe('CloudFormation from `serverless package` (offline)', () => {
     });
     const { role } = roleOf(prod, 'PublishDigestLambdaFunction');
     expect(allowedOn(role, 'DigestBucket')).toEqual(['s3:PutObject']);
-    for (const table of ['HistoryTable', 'LatestTable', 'FailuresTable'])
-      expect(allowedOn(role, table)).toEqual(['dynamodb:Scan']);
+    // It only reads: verify's Scans, and its per-item Query (history) and GetItem (latest).
+    expect(allowedOn(role, 'HistoryTable').sort()).toEqual(['dynamodb:Query', 'dynamodb:Scan']);
+    expect(allowedOn(role, 'LatestTable').sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Scan']);
+    expect(allowedOn(role, 'FailuresTable')).toEqual(['dynamodb:Scan']);
     // No other role touches the bucket.
     for (const [id] of functionsOf(prod))
       if (id !== 'PublishDigestLambdaFunction')
@@ -541,4 +547,93 @@ describe('CloudFormation for existing tables (the stage file’s `tables`)', () 
       pack('prod', { HISTORY_RETENTION_DAYS: '30' }, { retentionDays: 365 }, 'contradicted'),
     ).rejects.toThrow(/HISTORY_RETENTION_DAYS=30 is set in the shell/);
   }, 120_000);
+});
+
+describe('each role grants what its code calls, and nothing else (the packaged bundles, read)', () => {
+  /** AWS SDK commands → the IAM actions they need (TransactWriteItems needs each item's own action). */
+  const ACTIONS: Record<string, string[]> = {
+    GetItemCommand: ['dynamodb:GetItem'],
+    PutItemCommand: ['dynamodb:PutItem'],
+    UpdateItemCommand: ['dynamodb:UpdateItem'],
+    DeleteItemCommand: ['dynamodb:DeleteItem'],
+    QueryCommand: ['dynamodb:Query'],
+    ScanCommand: ['dynamodb:Scan'],
+    TransactWriteItemsCommand: ['dynamodb:PutItem'],
+    GetSecretValueCommand: ['secretsmanager:GetSecretValue'],
+    PutObjectCommand: ['s3:PutObject'],
+    GetObjectCommand: ['s3:GetObject'],
+    // KMS is granted by the keys' own policies (checked above), not by the roles.
+    GenerateMacCommand: [],
+    VerifyMacCommand: [],
+    SignCommand: [],
+    GetPublicKeyCommand: [],
+  };
+  /** What Lambda itself does with a function's role: its logs, and for writeHistory the stream and the on-failure queue. */
+  const SERVICE_USED: Record<string, string[]> = {
+    '*': ['logs:CreateLogStream', 'logs:PutLogEvents'],
+    WriteHistoryLambdaFunction: [
+      'dynamodb:DescribeStream',
+      'dynamodb:GetRecords',
+      'dynamodb:GetShardIterator',
+      'dynamodb:ListStreams',
+      'sqs:SendMessage',
+    ],
+  };
+  /**
+   * In a function's bundle but never called by that function, each with the reason: a bundle serves
+   * several functions, or a module brings a method the function does not use.
+   */
+  const UNCALLED: Record<string, Record<string, string>> = {
+    WriteHistoryLambdaFunction: {
+      'dynamodb:UpdateItem': 'retention only: granted, on expiresAt alone, under a policy',
+    },
+    RollbackLambdaFunction: {
+      'dynamodb:UpdateItem': 'VersionedTable.update; rollback writes with put and delete',
+    },
+    RollbackHttpLambdaFunction: {
+      'dynamodb:UpdateItem': 'VersionedTable.update; rollback writes with put and delete',
+    },
+    PublishDigestLambdaFunction: { 's3:GetObject': 'S3DigestStore.get, for checking; publishing only puts' },
+    ListVersionsLambdaFunction: { 'dynamodb:GetItem': 'audit.js serves getVersion and diff too' },
+    AsOfLambdaFunction: {
+      'dynamodb:GetItem': 'audit.js serves getVersion and diff too',
+      'secretsmanager:GetSecretValue': 'audit.js serves listVersions too',
+    },
+    GetVersionLambdaFunction: { 'secretsmanager:GetSecretValue': 'audit.js serves listVersions too' },
+    DiffLambdaFunction: { 'secretsmanager:GetSecretValue': 'audit.js serves listVersions too' },
+  };
+
+  const called = (name: string, handler: string): Set<string> => {
+    const file = `${handler.split('.')[0]}.js`;
+    const code = execFileSync('unzip', ['-p', join(work, name, 'dynamo-history.zip'), file], {
+      encoding: 'utf8',
+    });
+    const commands = new Set(code.match(/\b[A-Z][A-Za-z]*Command\b/g) ?? []);
+    const unknown = [...commands].filter((c) => !(c in ACTIONS));
+    if (unknown.length > 0)
+      throw new Error(`${file} calls ${unknown.join(', ')}: add their IAM actions to ACTIONS`);
+    return new Set([...commands].flatMap((c) => ACTIONS[c] ?? []));
+  };
+
+  it.each([
+    ['prod', () => prod],
+    ['dev', () => dev],
+    ['one', () => one],
+    ['two', () => two],
+  ])('%s', (name, template) => {
+    for (const [fn, resource] of functionsOf(template())) {
+      const calls = called(name, resource.Properties.Handler as string);
+      const granted = new Set(statementsOf(roleOf(template(), fn).role).flatMap(actions));
+      const service = new Set([...(SERVICE_USED['*'] ?? []), ...(SERVICE_USED[fn] ?? [])]);
+      const uncalled = UNCALLED[fn] ?? {};
+      // No permission its code (or Lambda, for it) does not use.
+      expect({ fn, unused: [...granted].filter((a) => !calls.has(a) && !service.has(a)) }).toEqual({
+        fn,
+        unused: [],
+      });
+      // Nothing its code calls is missing, but what is known to be uncalled (and, for retention, granted with it).
+      const missing = [...calls].filter((a) => !granted.has(a) && !(a in uncalled));
+      expect({ fn, missing }).toEqual({ fn, missing: [] });
+    }
+  });
 });
