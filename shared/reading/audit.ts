@@ -353,7 +353,11 @@ export class HistoryReader {
   }
 
   private sign(body: string): string {
-    return createHmac('sha256', this.cursorKey).update(body).digest('base64url').slice(0, 22);
+    // The history table is signed with the body: a cursor of one recorded table means nothing for another.
+    return createHmac('sha256', this.cursorKey)
+      .update(`${this.config.historyTableName}\n${body}`)
+      .digest('base64url')
+      .slice(0, 22);
   }
 
   private writeCursor(body: CursorBody): string {

@@ -19,6 +19,8 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => client.destroy());
 
+const SECRET = 'x'.repeat(40);
+
 describe('HistoryReader on DynamoDB Local', () => {
   it('gets one version, past 9999 too', async () => {
     expect((await reader.getVersion('deep', 3)).image?.counter).toEqual({ N: '30' });
@@ -80,6 +82,18 @@ describe('HistoryReader on DynamoDB Local', () => {
       ValidationError,
     );
     await expect(reader.listVersions('deep', { limit: 2, cursor, from: 1 })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
+    // ... and to its table: the same secret and item key in another recorded table's history is refused.
+    const other = new HistoryReader({
+      client,
+      config: { ...reader.config, historyTableName: `${reader.config.historyTableName}-other` },
+      cursorSecret: SECRET,
+    });
+    const mine = new HistoryReader({ client, config: reader.config, cursorSecret: SECRET });
+    const signed = (await mine.listVersions('deep', { limit: 2 })).cursor;
+    expect((await mine.listVersions('deep', { limit: 2, cursor: signed })).items).toHaveLength(2);
+    await expect(other.listVersions('deep', { limit: 2, cursor: signed })).rejects.toBeInstanceOf(
       ValidationError,
     );
   });

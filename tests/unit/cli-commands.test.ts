@@ -66,3 +66,23 @@ it('answers a usage error in JSON with --json', async () => {
     errorType: 'ValidationError',
   });
 });
+
+it('runs as the README says to run it: `npx dynamo-history` in the repository, on the project’s Node.js', () => {
+  const root = require('node:path').join(__dirname, '..', '..');
+  const out = require('node:child_process').execFileSync(
+    'npx',
+    ['--no-install', 'dynamo-history', 'verify', '--help'],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    },
+  );
+  expect(out).toContain('Usage: dynamo-history verify [options]');
+  // npx puts node_modules/.bin first on the PATH, where npm ci put Node.js 22 (the `node` package).
+  const node = require('node:child_process').execFileSync('npx', ['--no-install', 'node', '--version'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  expect(node.trim().split('.')[0]).toBe('v22');
+});
