@@ -194,6 +194,22 @@ function logicalSuffix(name) {
 }
 
 /**
+ * The table the deployment creates (its logical ids keep no suffix: LatestTable, HistoryTable, FailuresTable).
+ * @param {string} prefix `<service>-<stage>` @param {string} key
+ * @param {string | undefined} version @param {string | undefined} actor
+ * @returns {RecordedTable}
+ */
+const createdTable = (prefix, key, version, actor) => ({
+  latest: `${prefix}-latest`,
+  history: `${prefix}-history`,
+  failures: `${prefix}-failures`,
+  key,
+  id: '',
+  ...(version ? { version } : {}),
+  ...(actor ? { actor } : {}),
+});
+
+/**
  * What a stage records, and how. With a stage file, the file governs: a shell variable that
  * says otherwise (KEY_ATTRIBUTES, HISTORY_RETENTION_DAYS, HISTORY_KEEP_VERSIONS) is refused,
  * so a redeploy from another shell cannot silently change retention or a key schema.
@@ -229,13 +245,7 @@ function deploymentSettings({
       retention: { days: fromEnv.days, versions: fromEnv.versions },
       alarmEmail: env.ALARM_EMAIL?.trim() ?? '',
       tables: [
-        {
-          latest: `${prefix}-latest`,
-          history: `${prefix}-history`,
-          failures: `${prefix}-failures`,
-          key: keyAttributes,
-          id: '',
-        },
+        createdTable(prefix, keyAttributes, env.VERSION_ATTRIBUTE?.trim(), env.ACTOR_ATTRIBUTE?.trim()),
       ],
     };
   }
@@ -263,15 +273,7 @@ function deploymentSettings({
       keyAttributes,
       retention,
       alarmEmail,
-      tables: [
-        {
-          latest: `${prefix}-latest`,
-          history: `${prefix}-history`,
-          failures: `${prefix}-failures`,
-          key: keyAttributes,
-          id: '',
-        },
-      ],
+      tables: [createdTable(prefix, keyAttributes, file.versionAttribute, file.actorAttribute)],
     };
   }
   if (fromEnv.keyAttributes !== '')

@@ -1,25 +1,18 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { onStack, readmeBlocks, readmeEnv } from '../helpers/readme';
 import { type Stack, startStack } from '../helpers/stack';
 
 // The README's "Record your existing tables" session, run as printed against the npm start stack, the
 // restart between its two blocks included. The working folder is a fresh one (so `init` writes its
 // config/dev.json there, not into this repo), `npx dynamo-history` is this repo's CLI, and the endpoint's
 // port is the test stack's. Times, which differ from run to run, are compared as <time>.
-const ROOT = resolve(__dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'dh-readme-attach-'));
 const settings = join(work, 'config', 'dev.json');
 const stackArgs = ['--data-dir', join(work, 'db')];
 let stack: Stack;
-
-function blocks(section: string): { lang: string; body: string }[] {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf(`## ${section}`);
-  const text = readme.slice(start, readme.indexOf('\n## ', start + 3));
-  return [...text.matchAll(/```(\w*)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1] ?? '', body: m[2] ?? '' }));
-}
 
 /** Times as <time>, and runs of spaces as one (a table's column widths follow its longest value). */
 const normalize = (text: string) =>
@@ -37,38 +30,14 @@ afterAll(async () => {
 });
 
 it('attaches a table as the README shows, and prints what it shows', async () => {
-  const [attach, attached, record, recorded] = blocks('Record your existing tables');
+  const [attach, attached, record, recorded] = readmeBlocks('Record your existing tables');
   expect([attach?.lang, attached?.lang, record?.lang, recorded?.lang]).toEqual(['bash', '', 'bash', '']);
-  const { AWS_PROFILE: _profile, DYNAMO_HISTORY_CONFIG: _config, ...inherited } = process.env;
   const bash = (script: string) =>
-    execFileSync(
-      'bash',
-      [
-        '-euo',
-        'pipefail',
-        '-c',
-        script
-          .replaceAll('localhost:3000', stack.httpEndpoint.replace('http://', ''))
-          .replaceAll(
-            'npx dynamo-history',
-            `"${process.execPath}" "${join(ROOT, 'bin', 'dynamo-history.js')}"`,
-          ),
-      ],
-      {
-        cwd: work,
-        encoding: 'utf8',
-        env: {
-          ...inherited,
-          AWS_CONFIG_FILE: '/dev/null',
-          AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-          AWS_ACCESS_KEY_ID: 'local',
-          AWS_SECRET_ACCESS_KEY: 'local',
-          AWS_REGION: 'us-east-1',
-          AWS_DEFAULT_REGION: 'us-east-1',
-          AWS_ENDPOINT_URL_DYNAMODB: stack.dynamoEndpoint,
-        },
-      },
-    );
+    execFileSync('bash', ['-euo', 'pipefail', '-c', onStack(stack, script)], {
+      cwd: work,
+      encoding: 'utf8',
+      env: readmeEnv(stack),
+    });
   expect(normalize(bash(attach?.body ?? ''))).toBe(normalize(attached?.body ?? ''));
 
   await stack.stop();

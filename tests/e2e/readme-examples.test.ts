@@ -1,21 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readmeBlocks } from '../helpers/readme';
 import { type Stack, startStack } from '../helpers/stack';
 
 // The README's "Try it with your own tools" session, run as printed against the npm start stack with the
 // AWS CLI and boto3 (issue 11: every README command and its shown output stay true). Only the endpoint's
 // port differs: the test's stack runs on a free one.
-const ROOT = resolve(__dirname, '..', '..');
 let stack: Stack;
-
-/** The fenced blocks of one README section, in order, with their language. */
-function blocks(section: string): { lang: string; body: string }[] {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf(`## ${section}`);
-  const text = readme.slice(start, readme.indexOf('\n## ', start + 3));
-  return [...text.matchAll(/```(\w*)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1] ?? '', body: m[2] ?? '' }));
-}
 
 beforeAll(async () => {
   stack = await startStack();
@@ -25,7 +15,7 @@ afterAll(async () => {
 });
 
 it('runs the README’s AWS CLI and boto3 session and prints the history it shows', async () => {
-  const [setup, app, query, shown] = blocks('Try it with your own tools');
+  const [setup, app, query, shown] = readmeBlocks('Try it with your own tools');
   expect([setup?.lang, app?.lang, query?.lang, shown?.lang]).toEqual(['bash', 'python', 'bash', '']);
   const local = (text: string) => text.replaceAll('http://localhost:8000', stack.dynamoEndpoint);
   const exports = (setup?.body ?? '').split('\n').filter((line) => line.startsWith('export '));

@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { DynamoDBClient, QueryCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { onStack, README, ROOT, readmeEnv } from '../helpers/readme';
 import { type Stack, startStack } from '../helpers/stack';
 
 // Every README block marked `<!-- transcript -->` (lines `$ command` followed by its output) and every
@@ -10,8 +12,6 @@ import { type Stack, startStack } from '../helpers/stack';
 // from run to run) and layout whitespace aside. Commands that only read history are retried for a few
 // seconds, as history follows its table by a fraction of a second. README_UPDATE=1 writes the real
 // outputs into the README instead (then review the diff).
-const ROOT = resolve(__dirname, '..', '..');
-const README = join(ROOT, 'README.md');
 const work = mkdtempSync(join(tmpdir(), 'dh-transcripts-'));
 const update = process.env.README_UPDATE === '1';
 let stack: Stack;
@@ -68,31 +68,51 @@ const normalize = (text: string) =>
 const READS =
   /^(npx dynamo-history (versions|show|verify|diff|as-of)|curl -s '|aws dynamodb query|cat |python3 )/;
 
+/**
+ * Waits until history has caught up with the latest table (every item's newest history version is the
+ * item's own version), as a user who reads the README's outputs a second later sees it. Under load the
+ * stream can lag by more than the README's `sleep 1`.
+ */
+async function settle(): Promise<void> {
+  const client = new DynamoDBClient({
+    endpoint: stack.dynamoEndpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  try {
+    for (let i = 0; i < 100; i++) {
+      const items =
+        (await client.send(new ScanCommand({ TableName: 'dynamo-history-dev-latest' }))).Items ?? [];
+      let behind = false;
+      for (const item of items) {
+        const newest = await client.send(
+          new QueryCommand({
+            TableName: 'dynamo-history-dev-history',
+            KeyConditionExpression: 'itemKey = :k AND begins_with(version, :v)',
+            ExpressionAttributeValues: { ':k': { S: item.id?.S ?? '' }, ':v': { S: 'v' } },
+            ScanIndexForward: false,
+            Limit: 1,
+            ConsistentRead: true,
+          }),
+        );
+        if (newest.Items?.[0]?.versionNumber?.N !== item.version?.N) behind = true;
+      }
+      if (!behind) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
 function shell(script: string, strict: boolean): { status: number | null; output: string } {
-  const local = script
-    .replaceAll('http://localhost:8000', stack.dynamoEndpoint)
-    .replaceAll('localhost:3000', stack.httpEndpoint.replace('http://', ''))
-    .replaceAll('http://localhost:3002', stack.lambdaEndpoint)
-    .replaceAll('npx dynamo-history', `"${process.execPath}" "${join(ROOT, 'bin', 'dynamo-history.js')}"`)
-    .replaceAll('cli/verify-chain.py', join(ROOT, 'cli', 'verify-chain.py'));
-  const { AWS_PROFILE: _p, DYNAMO_HISTORY_CONFIG: _c, ...inherited } = process.env;
+  const local = onStack(stack, script);
   const run = spawnSync('bash', strict ? ['-euo', 'pipefail', '-c', local] : ['-c', `{ ${local}\n} 2>&1`], {
     cwd: work,
     encoding: 'utf8',
     timeout: 60_000,
-    env: {
-      ...inherited,
-      NO_COLOR: '1',
-      AWS_CONFIG_FILE: '/dev/null',
-      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_REGION: 'us-east-1',
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_ENDPOINT_URL_DYNAMODB: stack.dynamoEndpoint,
-      // No settings file in the fresh folder: the created table, as in the README.
-      DYNAMO_HISTORY_CONFIG: join(work, 'config', 'dev.json'),
-    },
+    // No settings file in the fresh folder: the created table, as in the README.
+    env: { ...readmeEnv(stack), DYNAMO_HISTORY_CONFIG: join(work, 'config', 'dev.json') },
   });
   return { status: run.status, output: `${run.stdout ?? ''}${run.stderr ?? ''}`.replace(/\n$/, '') };
 }
@@ -115,6 +135,7 @@ it('runs every README transcript as printed and prints what it shows', async () 
   for (const block of all) {
     if (block.kind === 'setup') {
       const { status, output } = shell(block.script, true);
+      await settle();
       expect({ setup: block.script.split('\n')[0], status, output: status === 0 ? '' : output }).toEqual({
         setup: block.script.split('\n')[0],
         status: 0,
@@ -124,10 +145,12 @@ it('runs every README transcript as printed and prints what it shows', async () 
     }
     for (const command of block.commands) {
       const reads = READS.test(command.text);
+      if (!reads) await settle();
       let actual = '';
       for (let attempt = 0; attempt < (reads ? 40 : 1); attempt++) {
         if (reads && update && attempt === 0) await new Promise((r) => setTimeout(r, 2000));
         actual = shell(command.text, false).output;
+        if (!reads) await settle();
         if (update || normalize(actual) === normalize(command.expected)) break;
         await new Promise((r) => setTimeout(r, 250));
       }

@@ -162,3 +162,38 @@ describe('loadConfig with several tables', () => {
     expect(() => loadConfigs({ RECORDED_TABLES: value })).toThrow(ConfigurationError);
   });
 });
+
+describe('the functions’ environment (resources/deployment.js)', () => {
+  const { environment } = require('../../resources/deployment.js') as {
+    environment: (c: { resolveVariable: (e: string) => Promise<string> }) => Promise<Record<string, string>>;
+  };
+  const resolveVariable = async (expression: string) =>
+    expression === 'self:service' ? 'dynamo-history' : 'dev';
+  const withEnv = async (env: Record<string, string>) => {
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      return await environment({ resolveVariable });
+    } finally {
+      for (const k of Object.keys(env)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  };
+
+  it('takes the created table’s attribute names from the variables without a stage file, and from the file with one', async () => {
+    const none = join(dir, 'none.json');
+    expect(
+      await withEnv({ DYNAMO_HISTORY_CONFIG: none, VERSION_ATTRIBUTE: 'rev', ACTOR_ATTRIBUTE: 'who' }),
+    ).toMatchObject({
+      VERSION_ATTRIBUTE: 'rev',
+      ACTOR_ATTRIBUTE: 'who',
+      KEY_ATTRIBUTES: 'id',
+    });
+    const path = file({ keyAttributes: 'pk,sk', versionAttribute: 'rev' });
+    expect(await withEnv({ DYNAMO_HISTORY_CONFIG: path })).toMatchObject({
+      VERSION_ATTRIBUTE: 'rev',
+      ACTOR_ATTRIBUTE: 'modifiedBy',
+      KEY_ATTRIBUTES: 'pk,sk',
+    });
+  });
+});
