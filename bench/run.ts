@@ -127,6 +127,7 @@ async function main(): Promise<void> {
   });
   const rounds: Record<string, number>[] = [];
   let lagSamples: number[] = [];
+  const memoryRuns: Record<string, number>[] = [];
   try {
     for (let round = 0; round <= ROUNDS; round++) {
       const warmup = round === 0;
@@ -137,6 +138,8 @@ async function main(): Promise<void> {
         lagSamples = lagSamples.concat(r.lag);
       }
     }
+    // P8: writeHistory's memory for its largest batch, each run in a process of its own.
+    for (let run = 0; run < 3; run++) memoryRuns.push(measureMemory(local.endpoint));
   } finally {
     client.destroy();
     streams.destroy();
@@ -210,6 +213,15 @@ async function main(): Promise<void> {
       ratio: figure('p6'),
       itemsPerSecond: figure('p6ours'),
       ceilingItemsPerSecond: figure('p6raw'),
+    },
+    P8: {
+      name: 'writeHistory memory, one batch of 100 records with images near 400 KB (new and old), of its 512 MB',
+      target: 'within the configured 512 MB',
+      peakRssMb: summary(memoryRuns.map((m) => m.peakRssMb as number)),
+      peakHeapMb: summary(memoryRuns.map((m) => m.peakHeapMb as number)),
+      baselineRssMb: summary(memoryRuns.map((m) => m.baselineRssMb as number)),
+      eventMb: memoryRuns[0]?.eventMb,
+      recorded: memoryRuns.map((m) => m.recorded),
     },
     P7: {
       name: 'bundle size (minified) and module init time',
@@ -590,6 +602,17 @@ async function runRound(client: DynamoDBClient, streams: DynamoDBStreamsClient):
 }
 
 /** P7: each function's bundle as serverless.yml builds it, and the time to load it. */
+/** bench/memory.ts in a process of its own (its peak is the batch's, not the benchmark's). */
+function measureMemory(endpoint: string): Record<string, number> {
+  const run = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/memory.ts', endpoint], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  });
+  if (run.status !== 0) throw new Error(`bench/memory.ts failed: ${run.stderr.slice(0, 500)}`);
+  return JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, number>;
+}
+
 function measureBundles(): {
   name: string;
   bytes: number;
@@ -674,6 +697,12 @@ function markdown(r: Result): string {
   const p5 = get('P5') as unknown as { asOf: never; getVersion: never };
   const p6 = get('P6') as unknown as { ratio: never; itemsPerSecond: never; ceilingItemsPerSecond: never };
   const p7 = get('P7') as unknown as { functions: { name: string; bytes: number; initMs: never }[] };
+  const p8 = get('P8') as unknown as {
+    peakRssMb: never;
+    peakHeapMb: never;
+    baselineRssMb: never;
+    eventMb: number;
+  };
   const lat = get('latencyMs') as unknown as Record<string, never>;
   return `| figure | target | measured: median (min–max) |
 |---|---|---|
@@ -693,6 +722,7 @@ function markdown(r: Result): string {
 | P5 getVersion, 10,000 ÷ 10 versions | ≤ 1.3 | ${s(p5.getVersion)} |
 | P6 backfill ÷ raw Scan + BatchWriteItem | ≥ 0.70 | ${s(p6.ratio)} (${s(p6.itemsPerSecond, 0)} vs ${s(p6.ceilingItemsPerSecond, 0)} items/s) |
 ${p7.functions.map((fn) => `| P7 ${fn.name}: bundle, init | ≤ 300 KB, ≤ 100 ms | ${(fn.bytes / 1024).toFixed(1)} KB, ${s(fn.initMs, 1)} ms |`).join('\n')}
+| P8 writeHistory memory: peak RSS (heap) for 100 records of ${String(p8.eventMb)} MB in all, of 512 MB | within 512 MB | ${s(p8.peakRssMb, 0)} MB (${s(p8.peakHeapMb, 0)} MB heap; ${s(p8.baselineRssMb, 0)} MB before the batch) |
 
 ${r.method}. Machine: ${r.machine.cpu}, ${r.machine.cores} cores, Node.js ${r.machine.node}; ${r.date}.
 `;
