@@ -83,7 +83,10 @@ async function main(): Promise<void> {
 
   // Warm up: the mapping has found its shard and recorded a change before the clock starts.
   await client.send(
-    new PutItemCommand({ TableName: tables.latest, Item: { id: { S: 'warm-up' }, change: { S: 'warm-up' } } }),
+    new PutItemCommand({
+      TableName: tables.latest,
+      Item: { id: { S: 'warm-up' }, change: { S: 'warm-up' } },
+    }),
   );
   while (!recordedAt.has('warm-up')) await new Promise((r) => setTimeout(r, 50));
   recordedAt.delete('warm-up');
