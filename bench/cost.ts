@@ -53,7 +53,7 @@ function meteredClient(endpoint: string, meter: () => Meter): DynamoDBClient {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const input = args.input as { ReturnConsumedCapacity?: string };
-      input.ReturnConsumedCapacity ??= 'TOTAL';
+      input.ReturnConsumedCapacity ??= 'INDEXES';
       const out = await next(args);
       const m = meter();
       m.requests += 1;
