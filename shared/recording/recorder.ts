@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { HistoryConfig } from '../core/config';
+import { ConfigurationError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { type BatchResult, type BatchStats, HistoryWriter } from './history-writer';
 import { trustOf } from './stream-origin';
@@ -27,12 +28,12 @@ export class StreamRecorder {
     for (const config of options.configs) {
       const trust = trustOf(config.streamArn, `the stream of ${config.latestTableName}`);
       if (this.writers.has(trust.streamArn))
-        throw new Error(`two recorded tables name the stream ${trust.streamArn}`);
+        throw new ConfigurationError(`two recorded tables name the stream ${trust.streamArn}`);
       const writer = new HistoryWriter({ client: options.client, config, trust, ...pick(options) });
       this.writers.set(trust.streamArn, writer);
     }
     const first = this.writers.values().next().value;
-    if (!first) throw new Error('StreamRecorder needs at least one recorded table');
+    if (!first) throw new ConfigurationError('writeHistory needs at least one recorded table');
     this.fallback = first;
   }
 
