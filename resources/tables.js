@@ -35,16 +35,6 @@ const EXPIRES_AT = 'expiresAt';
  */
 const retentionEnabled = ({ days = '', versions = '' }) => days.trim() !== '' || versions.trim() !== '';
 
-/**
- * The same, from serverless.yml's variable resolver (for the ${file(...)} entry points).
- * @param {(expression: string) => Promise<string>} resolveVariable
- */
-const retentionConfigured = async (resolveVariable) =>
-  retentionEnabled({
-    days: await resolveVariable("env:HISTORY_RETENTION_DAYS, ''"),
-    versions: await resolveVariable("env:HISTORY_KEEP_VERSIONS, ''"),
-  });
-
 /** @typedef {import('../shared/core/stage-config.js').RecordedTable} RecordedTable */
 
 /**
@@ -195,7 +185,6 @@ module.exports = {
   resources,
   tableNames,
   keyAttributesOf,
-  retentionConfigured,
   retentionEnabled,
   EXPIRES_AT,
   cloudFormation,

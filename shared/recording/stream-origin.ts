@@ -55,15 +55,6 @@ export function checkOrigin(raw: unknown, change: StreamChange, trust: StreamTru
 }
 
 /**
- * The trusted stream from the environment: `LATEST_STREAM_ARN`, which the template
- * sets to the recorded table's stream. writeHistory refuses to start without it.
- * @throws ConfigurationError
- */
-export function streamTrustFromEnv(env: NodeJS.ProcessEnv): StreamTrust {
-  return trustOf(env.LATEST_STREAM_ARN?.trim() ?? '', 'LATEST_STREAM_ARN');
-}
-
-/**
  * The trusted stream of one recorded table: its `streamArn` (LATEST_STREAM_ARN, or
  * its entry in RECORDED_TABLES). writeHistory refuses to start without one.
  * @throws ConfigurationError

@@ -1,5 +1,5 @@
 import { UntrustedRecordError } from '../../shared/core/errors';
-import { checkOrigin, streamTrustFromEnv } from '../../shared/recording/stream-origin';
+import { checkOrigin, trustOf } from '../../shared/recording/stream-origin';
 import { parseStreamRecord } from '../../shared/recording/stream-record';
 import { streamRecord } from '../helpers/stream-records';
 
@@ -39,18 +39,18 @@ describe('checkOrigin: only records the trusted stream can carry', () => {
   });
 });
 
-describe('streamTrustFromEnv', () => {
+describe('trustOf', () => {
   it('takes LATEST_STREAM_ARN, including DynamoDB Local’s', () => {
-    expect(streamTrustFromEnv({ LATEST_STREAM_ARN: ARN }).streamArn).toBe(ARN);
+    expect(trustOf(ARN).streamArn).toBe(ARN);
     const local =
       'arn:aws:dynamodb:ddblocal:000000000000:table/dynamo-history-dev-latest/stream/2026-12-01T21:52:10.123';
-    expect(streamTrustFromEnv({ LATEST_STREAM_ARN: local }).streamArn).toBe(local);
+    expect(trustOf(local).streamArn).toBe(local);
   });
 
   it.each([[undefined], [''], ['arn:aws:sqs:us-east-1:123456789012:queue'], ['[object Object]']])(
     'refuses to start without a stream ARN (%p)',
     (value) => {
-      expect(() => streamTrustFromEnv({ LATEST_STREAM_ARN: value })).toThrow(/LATEST_STREAM_ARN/);
+      expect(() => trustOf(value)).toThrow(/LATEST_STREAM_ARN/);
     },
   );
 });
