@@ -44,6 +44,8 @@ const FILE_FIELDS = [
   'keepVersions',
   'alarmEmail',
 ];
+/** The attribute names a stage file (or one of its tables) may set. */
+const ATTRIBUTE_FIELDS = /** @type {const} */ (['versionAttribute', 'actorAttribute']);
 const TABLE_FIELDS = ['name', 'key', 'streamArn', 'versionAttribute', 'actorAttribute'];
 
 /** A settings mistake: names the file (or variable) and what to change. */
@@ -117,7 +119,7 @@ function parseStageFile(json, path) {
       text(obj.keyAttributes, `${path}: keyAttributes`, /./, 'a key spec'),
       `${path}: keyAttributes`,
     );
-  for (const field of /** @type {const} */ (['versionAttribute', 'actorAttribute']))
+  for (const field of ATTRIBUTE_FIELDS)
     if (obj[field] !== undefined)
       out[field] = text(obj[field], `${path}: ${field}`, ATTRIBUTE, 'an attribute name');
   const days = optionalInteger(obj.retentionDays, `${path}: retentionDays`, 36_500);
@@ -150,20 +152,9 @@ function parseStageFile(json, path) {
         key: keySpec(text(t.key, `${where}.key`, /./, 'a key spec'), `${where}.key`),
         streamArn,
       };
-      if (t.versionAttribute !== undefined)
-        table.versionAttribute = text(
-          t.versionAttribute,
-          `${where}.versionAttribute`,
-          ATTRIBUTE,
-          'an attribute name',
-        );
-      if (t.actorAttribute !== undefined)
-        table.actorAttribute = text(
-          t.actorAttribute,
-          `${where}.actorAttribute`,
-          ATTRIBUTE,
-          'an attribute name',
-        );
+      for (const field of ATTRIBUTE_FIELDS)
+        if (t[field] !== undefined)
+          table[field] = text(t[field], `${where}.${field}`, ATTRIBUTE, 'an attribute name');
       return table;
     });
   }
