@@ -3,6 +3,7 @@ import { lambdaLogger } from '../shared/aws/lambda-logger';
 import { loadCursorSecret } from '../shared/aws/secrets';
 import { loadConfigs, loadRuntime, perTable } from '../shared/core/config';
 import { ValidationError } from '../shared/core/errors';
+import { ActivityReader } from '../shared/reading/activity';
 import { HistoryReader, type ListOptions, type Order, toView } from '../shared/reading/audit';
 import { type AuditQuery, type AuditRequest, parseAuditRequest } from '../shared/reading/requests';
 import { addressParams, type HttpEvent, httpError, intParam, isHttpEvent, json, onlyParams } from './http';
@@ -14,16 +15,19 @@ const configs = loadConfigs();
 const reader = perTable(configs, (config) => new HistoryReader({ client, config }));
 /** Only list cursors need the secret, read once per container on first use. */
 let cursorSecret: Promise<string> | undefined;
-const cursorReader = async (table?: string): Promise<HistoryReader> => {
-  const config = reader(table).config;
+const secretOnce = (): Promise<string> => {
   cursorSecret ??= loadCursorSecret(runtime.cursorSecret);
   const secret = cursorSecret;
   // A failed read of the secret is retried by the next request, not cached.
   secret.catch(() => {
     cursorSecret = undefined;
   });
-  return new HistoryReader({ client, config, cursorSecret: await secret });
+  return secret;
 };
+const cursorReader = async (table?: string): Promise<HistoryReader> =>
+  new HistoryReader({ client, config: reader(table).config, cursorSecret: await secretOnce() });
+const activityReader = async (table?: string): Promise<ActivityReader> =>
+  new ActivityReader({ client, config: reader(table).config, cursorSecret: await secretOnce() });
 const logger = lambdaLogger('audit', runtime.logLevel);
 
 type Query = AuditQuery;
@@ -53,6 +57,16 @@ function fromHttp(event: HttpEvent, route: Query): Record<string, unknown> {
       onlyParams(query, ['at']);
       if (query.at === undefined) throw new ValidationError('query parameter "at" is required');
       return { ...address, at: query.at };
+    case 'listActivity':
+      onlyParams(query, ['from', 'to', 'limit', 'cursor', 'order']);
+      return {
+        ...(table !== undefined ? { table } : {}),
+        from: query.from,
+        to: query.to,
+        limit: intParam(query.limit, 'limit'),
+        cursor: query.cursor,
+        order: query.order,
+      };
     case 'diff':
       onlyParams(query, ['from', 'to']);
       return {
@@ -104,3 +118,13 @@ export const asOf = route('asOf', async (input) => reader(input.table).asOfAnswe
 export const diff = route('diff', async (input) =>
   reader(input.table).diff(input.itemKey, input.from, input.to),
 );
+
+/** Every item's changes in a time window (README, "Table-wide activity"). */
+export const listActivity = route('listActivity', async (input) => {
+  const page = await (await activityReader(input.table)).list(input.from, input.to, {
+    ...(input.limit !== undefined ? { limit: input.limit } : {}),
+    ...(input.cursor !== undefined ? { cursor: input.cursor } : {}),
+    ...(input.order !== undefined ? { order: input.order } : {}),
+  });
+  return { ...(input.table !== undefined ? { table: input.table } : {}), ...page };
+});

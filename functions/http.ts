@@ -55,6 +55,9 @@ export function httpError(error: unknown, logger: Logger): APIGatewayProxyResult
   return json(500, { code: 'internal', message: 'internal error' });
 }
 
+/** `[/tables/{table}]/activity`, anchored at the end. */
+const ACTIVITY_ROUTE = /(?:^|\/)(?:tables\/([^/]+)\/)?activity\/?$/;
+
 /** The audit and rollback routes, with or without `/tables/{table}` in front, anchored at the end (a base path may precede). */
 const ROUTE =
   /(?:^|\/)(?:tables\/([^/]+)\/)?items\/([^/]+)\/(?:versions(?:\/[^/]+)?|as-of|diff|rollback)\/?$/;
@@ -79,6 +82,8 @@ function decodeOnce(raw: string, what: string): string {
  * @throws ValidationError
  */
 export function addressParams(event: HttpEvent): { table?: string; itemKey?: string } {
+  const activity = typeof event.path === 'string' ? ACTIVITY_ROUTE.exec(event.path) : null;
+  if (activity) return activity[1] !== undefined ? { table: decodeOnce(activity[1], 'table name') } : {};
   const match = typeof event.path === 'string' ? ROUTE.exec(event.path) : null;
   if (!match) {
     const { table, itemKey } = event.pathParameters ?? {};

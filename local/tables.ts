@@ -4,6 +4,8 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceNotFoundException,
+  type TableDescription,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
@@ -19,6 +21,7 @@ export function createTableInput(resource: CfnTable): CreateTableCommandInput {
     AttributeDefinitions,
     KeySchema,
     LocalSecondaryIndexes,
+    GlobalSecondaryIndexes,
     StreamSpecification,
     BillingMode,
   } = resource.Properties as unknown as CreateTableCommandInput & {
@@ -30,10 +33,44 @@ export function createTableInput(resource: CfnTable): CreateTableCommandInput {
     KeySchema,
     BillingMode,
     ...(LocalSecondaryIndexes ? { LocalSecondaryIndexes } : {}),
+    ...(GlobalSecondaryIndexes ? { GlobalSecondaryIndexes } : {}),
     ...(StreamSpecification
       ? { StreamSpecification: { StreamEnabled: true, StreamViewType: StreamSpecification.StreamViewType } }
       : {}),
   } as CreateTableCommandInput;
+}
+
+/**
+ * Adds the global secondary indexes a table made by an older version lacks (a kept `.dynamodb/`
+ * from before `byActivity`), as CloudFormation adds a new GSI to a deployed table: in place.
+ */
+async function addMissingIndexes(
+  client: DynamoDBClient,
+  input: CreateTableCommandInput,
+  existing: TableDescription,
+): Promise<void> {
+  const have = new Set((existing.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+  for (const index of input.GlobalSecondaryIndexes ?? []) {
+    if (have.has(index.IndexName)) continue;
+    const used = new Set(index.KeySchema?.map((k) => k.AttributeName));
+    await client.send(
+      new UpdateTableCommand({
+        TableName: input.TableName,
+        AttributeDefinitions: input.AttributeDefinitions?.filter((a) => used.has(a.AttributeName)),
+        GlobalSecondaryIndexUpdates: [
+          {
+            Create: { IndexName: index.IndexName, KeySchema: index.KeySchema, Projection: index.Projection },
+          },
+        ],
+      }),
+    );
+    for (let i = 0; i < 120; i++) {
+      const out = await client.send(new DescribeTableCommand({ TableName: input.TableName }));
+      const status = out.Table?.GlobalSecondaryIndexes?.find((g) => g.IndexName === index.IndexName);
+      if (status?.IndexStatus === 'ACTIVE') break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 export interface TableSet {
@@ -76,6 +113,7 @@ export async function ensureAllTables(
             'delete it or use another stage (with --in-memory, nothing persists)',
         );
       }
+      await addMissingIndexes(client, input, existing.Table ?? {});
       continue;
     } catch (error) {
       if (!(error instanceof ResourceNotFoundException)) throw error;

@@ -11,6 +11,7 @@ const FUNCTIONS = [
   'getVersion',
   'asOf',
   'diff',
+  'listActivity',
 ];
 
 /**

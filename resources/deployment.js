@@ -102,4 +102,8 @@ module.exports = {
   asOfEvents: async () => routes('as-of', 'get'),
   diffEvents: async () => routes('diff', 'get'),
   rollbackEvents: async () => routes('rollback', 'post'),
+  listActivityEvents: async () =>
+    ['/activity', '/tables/{table}/activity'].map((path) => ({
+      http: { path, method: 'get', authorizer: 'aws_iam' },
+    })),
 };

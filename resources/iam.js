@@ -35,6 +35,9 @@ function permissions(tables = CREATED) {
     // A CloudFormation Fn::Sub placeholder (escaped here), not a JavaScript one.
     'Fn::Sub': `\${HistoryTable${t.id}.Arn}/index/byTime`,
   }));
+  const byActivity = tables.map((t) => ({
+    'Fn::Sub': `\${HistoryTable${t.id}.Arn}/index/byActivity`,
+  }));
   const latest = tables.map((t) => (t.stream ? t.stream.split('/stream/')[0] : arn('LatestTable')));
   const streams = tables.map((t) => t.stream ?? { 'Fn::GetAtt': ['LatestTable', 'StreamArn'] });
   /** @param {unknown[]} list */
@@ -84,6 +87,11 @@ function permissions(tables = CREATED) {
     getVersion: [allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], one(histories))],
     asOf: [allow('ReadHistory', ['dynamodb:Query'], [...histories, ...byTime])],
     diff: [allow('ReadHistory', ['dynamodb:GetItem', 'dynamodb:Query'], one(histories))],
+    // The activity index only: it projects what a listing shows, never an image.
+    listActivity: [
+      allow('ReadActivity', ['dynamodb:Query'], one(byActivity)),
+      allow('ReadCursorSecret', ['secretsmanager:GetSecretValue'], { Ref: 'CursorSecret' }),
+    ],
   };
 }
 

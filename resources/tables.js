@@ -75,6 +75,8 @@ function resources({
         { AttributeName: 'itemKey', AttributeType: 'S' },
         { AttributeName: 'version', AttributeType: 'S' },
         { AttributeName: 'timeKey', AttributeType: 'S' },
+        { AttributeName: 'activityBucket', AttributeType: 'S' },
+        { AttributeName: 'activityKey', AttributeType: 'S' },
       ],
       KeySchema: [
         { AttributeName: 'itemKey', KeyType: 'HASH' },
@@ -92,6 +94,23 @@ function resources({
           // KEYS_ONLY: DynamoDB counts LSI entries against the 400 KB item limit, so an ALL
           // projection would halve the largest history item. Queries still fetch full items.
           Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          // Every item's changes in time order, for "what changed between T1 and T2" (README,
+          // "Table-wide activity"): activityBucket = UTC day + one of 8 write shards, activityKey =
+          // recordedAt#itemDigest#version. The projection is what an activity listing shows, so a
+          // page is one Query per shard and never reads the records' images.
+          IndexName: 'byActivity',
+          KeySchema: [
+            { AttributeName: 'activityBucket', KeyType: 'HASH' },
+            { AttributeName: 'activityKey', KeyType: 'RANGE' },
+          ],
+          Projection: {
+            ProjectionType: 'INCLUDE',
+            NonKeyAttributes: ['op', 'source', 'actor', 'recordedAt', 'versionNumber', 'restoredFrom'],
+          },
         },
       ],
     },

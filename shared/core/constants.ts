@@ -14,6 +14,17 @@ export const GENESIS_HASH = '0'.repeat(64);
 /** Name of the LSI that orders an item's history by time. */
 export const BY_TIME_INDEX = 'byTime';
 
+/** Name of the GSI that orders every item's history by time, in day buckets (README, "Table-wide activity"). */
+export const BY_ACTIVITY_INDEX = 'byActivity';
+
+/**
+ * Write shards of each day's activity bucket. All of one item's changes go to one shard, so
+ * the index takes up to this many times DynamoDB's per-partition write rate (1,000 items/s)
+ * across items; a reader queries every shard of each day. Part of the record format: changing it
+ * would move records between buckets, so it is fixed.
+ */
+export const ACTIVITY_SHARDS = 8;
+
 /** `userIdentity` DynamoDB puts on stream records of TTL deletions. */
 export const TTL_PRINCIPAL = 'dynamodb.amazonaws.com';
 

@@ -33,6 +33,14 @@ export interface HistoryRecord {
   versionNumber: number;
   /** LSI sort key: `recordedAt#version`, unique and time-ordered per item. */
   timeKey: string;
+  /**
+   * `byActivity` GSI partition key, `YYYY-MM-DD#shard`: the UTC day of `recordedAt` and one of
+   * {@link ACTIVITY_SHARDS} shards picked by the item key. Absent on records written before the
+   * activity index (they are not in it); part of the hash.
+   */
+  activityBucket?: string;
+  /** `byActivity` GSI sort key, `recordedAt#itemDigest#version`: unique across items, time-ordered. */
+  activityKey?: string;
   op: Operation;
   source: Source;
   recordedAt: string;

@@ -8,7 +8,7 @@ import { decodeItemKey, encodeItemKey, keyOf } from '../core/keys';
 import type { AttributeMap, HistoryRecord } from '../core/types';
 import { itemHash } from '../recording/chain-hash';
 import { isRecordItem, itemPartition } from '../recording/history-put';
-import { contentHashOf, fromHistoryItem, timeKeyOf } from '../recording/history-record';
+import { activityKeysOf, contentHashOf, fromHistoryItem, timeKeyOf } from '../recording/history-record';
 import { expiryPlausible, mayHaveExpired, policiesOf } from '../recording/retention';
 
 export type FindingKind =
@@ -124,6 +124,16 @@ export function checkChain(itemKey: string, records: HistoryRecord[], nowMs = Da
         kind: 'time.keyMismatch',
         message: `v${r.versionNumber}: timeKey does not match recordedAt`,
       });
+    }
+    if (r.activityBucket !== undefined || r.activityKey !== undefined) {
+      // A record filed under another day, shard or item would be missing from the activity it belongs to.
+      const expected = activityKeysOf(r.itemKey, r.recordedAt, r.versionNumber);
+      if (r.activityBucket !== expected.activityBucket || r.activityKey !== expected.activityKey)
+        findings.push({
+          ...at,
+          kind: 'time.keyMismatch',
+          message: `v${r.versionNumber}: activityBucket/activityKey do not match the record's item, version and recordedAt`,
+        });
     }
     if (prev?.op === 'REMOVE' && r.op === 'MODIFY') {
       findings.push({

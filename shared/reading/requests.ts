@@ -28,6 +28,17 @@ const schemas = {
   getVersion: object({ table, itemKey, version }, { strict: true }),
   asOf: object({ table, itemKey, at: string({ max: 64 }) }, { strict: true }),
   diff: object({ table, itemKey, from: version, to: version }, { strict: true }),
+  listActivity: object(
+    {
+      table,
+      from: string({ max: 64 }),
+      to: string({ max: 64 }),
+      limit: listOptions.limit,
+      cursor: listOptions.cursor,
+      order: listOptions.order,
+    },
+    { strict: true },
+  ),
   listOptions: object(listOptions, { strict: true }),
 };
 

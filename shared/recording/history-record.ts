@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { canonicalItemJson } from '../core/canonical';
 import { changedAttributes, sameValue } from '../core/compare';
 import type { HistoryConfig } from '../core/config';
-import { EXPIRES_AT, GENESIS_HASH, HISTORY_ITEM_BUDGET_BYTES } from '../core/constants';
+import { ACTIVITY_SHARDS, EXPIRES_AT, GENESIS_HASH, HISTORY_ITEM_BUDGET_BYTES } from '../core/constants';
 import { ImageTooLargeError, IntegrityError } from '../core/errors';
 import { itemSize } from '../core/item-size';
 import { decodeVersion, encodeVersion } from '../core/keys';
@@ -91,6 +92,30 @@ export function snapshotChange(
 /** `recordedAt#version`: the LSI sort key, unique per item even when stream timestamps tie. */
 export function timeKeyOf(recordedAt: string, versionNumber: number): string {
   return `${recordedAt}#${encodeVersion(versionNumber)}`;
+}
+
+/** The first 16 hex digits of SHA-256(itemKey): an item's place in the activity index, short and fixed-size. */
+export function itemDigest(itemKey: string): string {
+  return createHash('sha256').update(itemKey, 'utf8').digest('hex').slice(0, 16);
+}
+
+/** The activity shard of an item, 0 … ACTIVITY_SHARDS − 1. */
+export const activityShard = (itemKey: string): number =>
+  Number.parseInt(itemDigest(itemKey).slice(0, 8), 16) % ACTIVITY_SHARDS;
+
+/**
+ * The `byActivity` GSI keys of a record: `YYYY-MM-DD#shard` and `recordedAt#itemDigest#version`.
+ * Derived from the record's own item key, version and time, so verify can recompute them.
+ */
+export function activityKeysOf(
+  itemKey: string,
+  recordedAt: string,
+  versionNumber: number,
+): { activityBucket: string; activityKey: string } {
+  return {
+    activityBucket: `${recordedAt.slice(0, 10)}#${activityShard(itemKey)}`,
+    activityKey: `${recordedAt}#${itemDigest(itemKey)}#${encodeVersion(versionNumber)}`,
+  };
 }
 
 function declaredVersionOf(
@@ -204,6 +229,7 @@ export function buildRecord(
     version: encodeVersion(versionNumber),
     versionNumber,
     timeKey: timeKeyOf(recordedAt, versionNumber),
+    ...activityKeysOf(change.itemKey, recordedAt, versionNumber),
     op: change.op,
     source,
     recordedAt,
@@ -311,6 +337,8 @@ export function toHistoryItem(record: HistoryRecord): AttributeMap {
     hash: s(record.hash),
     changed: { L: record.changed.map(s) },
   };
+  if (record.activityBucket !== undefined) item.activityBucket = s(record.activityBucket);
+  if (record.activityKey !== undefined) item.activityKey = s(record.activityKey);
   if (record.format !== undefined && record.format > 1) item.format = { N: String(record.format) };
   if (record.prevVersion !== undefined) item.prevVersion = { N: String(record.prevVersion) };
   if (record.actor !== undefined) item.actor = s(record.actor);
@@ -369,7 +397,15 @@ export function fromHistoryItem(item: AttributeMap): HistoryRecord {
   if (format !== undefined) record.format = Number(format);
   const prevVersion = item.prevVersion?.N;
   if (prevVersion !== undefined) record.prevVersion = Number(prevVersion);
-  for (const name of ['actor', 'eventId', 'sequenceNumber', 'declaredVersion', 'reason'] as const) {
+  for (const name of [
+    'actor',
+    'eventId',
+    'sequenceNumber',
+    'declaredVersion',
+    'reason',
+    'activityBucket',
+    'activityKey',
+  ] as const) {
     const value = str(item, name);
     if (value !== undefined) record[name] = value;
   }

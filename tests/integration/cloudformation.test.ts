@@ -204,7 +204,7 @@ describe('CloudFormation from `serverless package` (offline)', () => {
   });
 
   it('gives the audit functions read access to history only', () => {
-    for (const fn of ['ListVersions', 'GetVersion', 'AsOf', 'Diff']) {
+    for (const fn of ['ListVersions', 'GetVersion', 'AsOf', 'Diff', 'ListActivity']) {
       const { role } = roleOf(prod, `${fn}LambdaFunction`);
       // Logs, and listVersions' cursor secret (checked on its own below): the rest reads history.
       const all = statementsOf(role).filter((s) => s.Sid !== 'Logs' && s.Sid !== 'ReadCursorSecret');
@@ -280,7 +280,7 @@ describe('CloudFormation from `serverless package` (offline)', () => {
     for (const [, group] of logGroups) expect(group.DeletionPolicy).toBe('Retain');
     expect(prod.Resources.StreamOnFailureQueue?.DeletionPolicy).toBe('Retain');
     // API Gateway's REST integration waits 29 s at most.
-    for (const fn of ['ListVersions', 'GetVersion', 'AsOf', 'Diff', 'RollbackHttp'])
+    for (const fn of ['ListVersions', 'GetVersion', 'AsOf', 'Diff', 'ListActivity', 'RollbackHttp'])
       expect(prod.Resources[`${fn}LambdaFunction`]?.Properties.Timeout).toBeLessThanOrEqual(29);
     for (const [, f] of functionsOf(prod)) {
       const variables = (f.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
@@ -334,7 +334,8 @@ describe('CloudFormation from `serverless package` (offline)', () => {
 
   it('puts IAM auth on every HTTP route', () => {
     const methods = Object.values(prod.Resources).filter((r) => r.Type === 'AWS::ApiGateway::Method');
-    expect(methods).toHaveLength(10);
+    // Five item routes and the activity route, each with and without /tables/{table}.
+    expect(methods).toHaveLength(12);
     for (const m of methods) expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
   });
 
@@ -384,25 +385,36 @@ describe('CloudFormation from `serverless package` (offline)', () => {
         expect(allowedOn(roleOf(prod, id).role, 'DigestBucket')).toEqual([]);
   });
 
-  it('signs list cursors with a generated secret only listVersions can read', () => {
+  it('signs list cursors with a generated secret only the two listing functions can read', () => {
     expect(prod.Resources.CursorSecret?.Properties).toMatchObject({
       GenerateSecretString: { PasswordLength: 64 },
     });
-    const env = (
-      prod.Resources.ListVersionsLambdaFunction?.Properties.Environment as
-        | { Variables: Record<string, unknown> }
-        | undefined
-    )?.Variables;
-    expect(env?.CURSOR_SECRET_ARN).toEqual({ Ref: 'CursorSecret' });
-    expect(env?.CURSOR_SECRET).toBe('');
+    const listing = ['ListVersionsLambdaFunction', 'ListActivityLambdaFunction'];
+    for (const id of listing) {
+      const env = (
+        prod.Resources[id]?.Properties.Environment as { Variables: Record<string, unknown> } | undefined
+      )?.Variables;
+      expect(env?.CURSOR_SECRET_ARN).toEqual({ Ref: 'CursorSecret' });
+      expect(env?.CURSOR_SECRET).toBe('');
+    }
     for (const [id] of functionsOf(prod)) {
       const grants = statementsOf(roleOf(prod, id).role).filter((s) =>
         actions(s).includes('secretsmanager:GetSecretValue'),
       );
-      expect(grants.map((s) => s.Resource)).toEqual(
-        id === 'ListVersionsLambdaFunction' ? [{ Ref: 'CursorSecret' }] : [],
-      );
+      expect(grants.map((s) => s.Resource)).toEqual(listing.includes(id) ? [{ Ref: 'CursorSecret' }] : []);
     }
+  });
+
+  it('lets listActivity read the byActivity index and nothing else of history', () => {
+    const { role } = roleOf(prod, 'ListActivityLambdaFunction');
+    const reads = statementsOf(role).filter((s) => s.Sid === 'ReadActivity');
+    expect(reads.flatMap(actions)).toEqual(['dynamodb:Query']);
+    expect(JSON.stringify(reads.map((s) => s.Resource))).toMatch(/HistoryTable\.Arn}\/index\/byActivity/);
+    const table = prod.Resources.HistoryTable as Resource;
+    const gsi = (table.Properties.GlobalSecondaryIndexes as { IndexName: string; Projection: unknown }[])[0];
+    expect(gsi?.IndexName).toBe('byActivity');
+    // What a listing shows, never the image.
+    expect(JSON.stringify(gsi?.Projection)).not.toMatch(/image/);
   });
 
   it('lets only the rollback roles make label MACs and only writeHistory check them', () => {
@@ -527,9 +539,9 @@ describe('CloudFormation for existing tables (the stage file’s `tables`)', () 
     const paths = Object.entries(two.Resources)
       .filter(([, r]) => r.Type === 'AWS::ApiGateway::Method')
       .map(([id, r]) => [id, r.Properties.AuthorizationType]);
-    expect(paths.length).toBe(10);
+    expect(paths.length).toBe(12);
     for (const [, auth] of paths) expect(auth).toBe('AWS_IAM');
-    expect(paths.filter(([id]) => String(id).includes('Tables'))).toHaveLength(5);
+    expect(paths.filter(([id]) => String(id).includes('Tables'))).toHaveLength(6);
   });
 
   it('mails alarms to the stage file’s alarmEmail', () => {
@@ -601,6 +613,7 @@ describe('each role grants what its code calls, and nothing else (the packaged b
     },
     GetVersionLambdaFunction: { 'secretsmanager:GetSecretValue': 'audit.js serves listVersions too' },
     DiffLambdaFunction: { 'secretsmanager:GetSecretValue': 'audit.js serves listVersions too' },
+    ListActivityLambdaFunction: { 'dynamodb:GetItem': 'audit.js serves getVersion and diff too' },
   };
 
   const called = (name: string, handler: string): Set<string> => {

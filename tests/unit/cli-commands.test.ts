@@ -15,6 +15,8 @@ it('has one module per command family and help for each command', async () => {
     'show',
     'as-of',
     'diff',
+    'activity',
+    'blame',
     'rollback',
     'verify',
     'backfill',
