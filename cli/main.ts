@@ -9,6 +9,7 @@ import {
 } from '../shared/core/errors';
 import type { CommandSpec } from './command';
 import { auditCommands } from './commands/audit';
+import { consoleCommands } from './commands/console';
 import { digestCommands } from './commands/digest';
 import { initCommands } from './commands/init';
 import { integrityCommands } from './commands/integrity';
@@ -26,6 +27,7 @@ export const COMMANDS: CommandSpec[] = [
   ...integrityCommands,
   ...digestCommands,
   ...initCommands,
+  ...consoleCommands,
 ];
 
 const FOOTER = `

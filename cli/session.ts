@@ -71,7 +71,7 @@ export function stageEnv(env: NodeJS.ProcessEnv, stageOption: string | undefined
  * local stack's own secret file (made by `npm start`), so that a local rollback
  * seals labels the local writeHistory accepts.
  */
-function labelled(config: HistoryConfig, env: NodeJS.ProcessEnv): HistoryConfig {
+export function labelled(config: HistoryConfig, env: NodeJS.ProcessEnv): HistoryConfig {
   if (!env.LABEL_KMS_KEY_ID?.trim() && !config.labelKey && existsSync(LOCAL_LABEL_SECRET_FILE))
     return {
       ...config,

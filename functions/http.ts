@@ -1,14 +1,5 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import {
-  HistoryError,
-  ItemExistsError,
-  ItemNotFoundError,
-  UnauthenticatedError,
-  UnknownTableError,
-  ValidationError,
-  VersionConflictError,
-  VersionNotFoundError,
-} from '../shared/core/errors';
+import { HistoryError, httpStatusOf, ValidationError } from '../shared/core/errors';
 import type { Logger } from '../shared/core/logger';
 
 /** An API Gateway (REST) proxy event, as far as the audit routes read it. */
@@ -32,15 +23,6 @@ export function isHttpEvent(event: unknown): event is HttpEvent {
   );
 }
 
-function statusOf(error: HistoryError): number {
-  if (error instanceof ValidationError) return 400;
-  if (error instanceof ItemNotFoundError || error instanceof VersionNotFoundError) return 404;
-  if (error instanceof VersionConflictError || error instanceof ItemExistsError) return 409;
-  if (error instanceof UnauthenticatedError) return 403;
-  if (error instanceof UnknownTableError) return error.code === 'table.required' ? 400 : 404;
-  return 500;
-}
-
 export const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
   statusCode,
   headers: { 'content-type': 'application/json' },
@@ -49,8 +31,8 @@ export const json = (statusCode: number, body: unknown): APIGatewayProxyResult =
 
 /** Maps the error hierarchy to HTTP: 400/404/409 with `{code, message}`; anything else is a 500 that reveals nothing. */
 export function httpError(error: unknown, logger: Logger): APIGatewayProxyResult {
-  if (error instanceof HistoryError && statusOf(error) < 500)
-    return json(statusOf(error), { code: error.code, message: error.message });
+  if (error instanceof HistoryError && httpStatusOf(error) < 500)
+    return json(httpStatusOf(error), { code: error.code, message: error.message });
   logger.error('request failed', { error });
   return json(500, { code: 'internal', message: 'internal error' });
 }

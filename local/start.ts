@@ -12,9 +12,12 @@ import { parseArgs } from 'node:util';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { CONSOLE_PORT, listen } from '../cli/commands/console';
+import type { ConsoleServer } from '../cli/console/server';
+import { labelled, stageEnv } from '../cli/session';
 import streamMapping from '../resources/stream-mapping.json';
 import { preserveProtoAttributes } from '../shared/aws/sdk-proto-fix';
-import { parseRetention } from '../shared/core/config';
+import { loadConfigs, parseRetention } from '../shared/core/config';
 import { createLogger } from '../shared/core/logger';
 import { type DeploymentSettings, deploymentSettings } from '../shared/core/stage-config.js';
 import { inspectTable } from '../shared/integrity/attach';
@@ -113,6 +116,7 @@ async function main(): Promise<void> {
   const dynamoPort = port(process.env.DYNAMODB_PORT, 8000, 'DYNAMODB_PORT');
   const httpPort = port(process.env.HTTP_PORT, 3000, 'HTTP_PORT');
   const lambdaPort = port(process.env.LAMBDA_PORT, 3002, 'LAMBDA_PORT');
+  const consolePort = port(process.env.CONSOLE_PORT, CONSOLE_PORT, 'CONSOLE_PORT');
   // The stage's settings file (config/<stage>.json) when there is one, as a deploy reads it.
   const settings = deploymentSettings({ service: SERVICE, stage, cwd: ROOT, env: process.env });
   const keyAttributes = settings.keyAttributes;
@@ -125,17 +129,20 @@ async function main(): Promise<void> {
 
   await assertPortFree(httpPort, 'serverless-offline HTTP', 'HTTP_PORT');
   await assertPortFree(lambdaPort, 'serverless-offline Lambda', 'LAMBDA_PORT');
+  await assertPortFree(consolePort, 'the audit console', 'CONSOLE_PORT');
 
   const stateDir = values['data-dir'] ? resolve(values['data-dir']) : join(ROOT, '.dynamodb');
   let dynamo: DynamoLocal | undefined;
   let offline: ChildProcess | undefined;
   const mappings: EventSourceMapping[] = [];
+  let consoleServer: ConsoleServer | undefined;
   let stopping = false;
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say('stopping ...');
     await Promise.all(mappings.map((m) => m.stop().catch(() => {})));
+    await consoleServer?.close().catch(() => {});
     if (offline && offline.exitCode === null && offline.pid) {
       // Wait for serverless-offline to exit (its ports free), so an immediate restart finds them free.
       const exited = new Promise<void>((done) => offline?.once('exit', () => done()));
@@ -283,6 +290,17 @@ async function main(): Promise<void> {
       say(
         `stream mapping: ${table.streamArn} → ${SERVICE}-${stage}-writeHistory (batch ${streamMapping.batchSize})`,
       );
+    // The audit console, over the same readers as the CLI (dynamo-history ui), with the stack's own secrets.
+    const consoleEnv = stageEnv({ ...offlineEnv, STAGE: stage }, stage);
+    consoleServer = await listen({
+      client,
+      configs: loadConfigs(consoleEnv),
+      labelled: (config) => labelled(config, consoleEnv),
+      cursorSecret: offlineEnv.CURSOR_SECRET,
+      actor: process.env.USER || 'console',
+      port: consolePort,
+    });
+    say(`console: ${consoleServer.url} (the audit console; also \`npx dynamo-history ui\`)`);
     say(
       `ready. AWS_ENDPOINT_URL_DYNAMODB=${dynamo.endpoint}  HTTP http://localhost:${httpPort}  Lambda http://localhost:${lambdaPort}`,
     );

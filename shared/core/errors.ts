@@ -198,3 +198,14 @@ export function isPermanent(error: unknown): boolean {
     error instanceof ValidationError
   );
 }
+
+/** The HTTP status an error answers with (the Lambdas' routes and the console alike): 4xx for the caller's mistakes, else 500. */
+export function httpStatusOf(error: unknown): number {
+  if (!(error instanceof HistoryError)) return 500;
+  if (error instanceof ValidationError) return 400;
+  if (error instanceof ItemNotFoundError || error instanceof VersionNotFoundError) return 404;
+  if (error instanceof VersionConflictError || error instanceof ItemExistsError) return 409;
+  if (error instanceof UnauthenticatedError) return 403;
+  if (error instanceof UnknownTableError) return error.code === 'table.required' ? 400 : 404;
+  return 500;
+}

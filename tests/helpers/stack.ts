@@ -6,6 +6,8 @@ export interface Stack {
   dynamoEndpoint: string;
   lambdaEndpoint: string;
   httpEndpoint: string;
+  /** The audit console npm start serves. */
+  consoleUrl: string;
   output: () => string;
   /** Sends Ctrl-C (SIGINT) and waits for the stack to exit; returns its exit code. */
   stop(): Promise<number | null>;
@@ -23,7 +25,7 @@ export async function startStack(
   timeoutMs = 150_000,
   args: string[] = ['--in-memory'],
 ): Promise<Stack> {
-  const [dynamo, http, lambda] = [await freePort(), await freePort(), await freePort()];
+  const [dynamo, http, lambda, ui] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts', ...args], {
     cwd: ROOT,
     env: {
@@ -31,6 +33,7 @@ export async function startStack(
       DYNAMODB_PORT: String(dynamo),
       HTTP_PORT: String(http),
       LAMBDA_PORT: String(lambda),
+      CONSOLE_PORT: String(ui),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -61,6 +64,7 @@ export async function startStack(
     dynamoEndpoint: `http://127.0.0.1:${dynamo}`,
     lambdaEndpoint: `http://127.0.0.1:${lambda}`,
     httpEndpoint: `http://127.0.0.1:${http}`,
+    consoleUrl: `http://127.0.0.1:${ui}/`,
     output: () => output,
     process: child,
     stop: async () => {

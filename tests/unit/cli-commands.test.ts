@@ -23,6 +23,7 @@ it('has one module per command family and help for each command', async () => {
     'repair',
     'digest',
     'init',
+    'ui',
   ]);
   for (const spec of COMMANDS) {
     const help = await run(spec.name, '--help');
