@@ -160,6 +160,7 @@ export async function startConsole(options: ConsoleServerOptions): Promise<Conso
       if (path === '/assets/style.css') return send(res, 200, 'text/css; charset=utf-8', assets.style);
       if (path === '/')
         return send(res, 200, 'text/html; charset=utf-8', shell(token, 'dynamo-history console'));
+      if (path === '/favicon.ico') return send(res, 204, 'image/x-icon', '');
       throw new RequestError(404, 'console.notFound', `no page at ${path}`);
     }
     const origin = req.headers.origin;
