@@ -90,10 +90,14 @@ export async function blame(reader: HistoryReader, itemKey: string): Promise<Bla
         break walk;
       }
       newer = record;
+      // A (re-)creation set everything it holds.
+      if (record.op === 'INSERT') {
+        settle(record, 'created');
+        break walk;
+      }
       for (const n of record.changed) {
         if (pending.delete(n)) found.set(n, entry(n, record, 'changed'));
       }
-      if (record.op === 'INSERT') settle(record, 'created');
     }
   }
   // The walk reached the oldest record with attributes left: retention removed the versions before it.

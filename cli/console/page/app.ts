@@ -925,7 +925,7 @@ async function rollbackView(body: HTMLElement, p: Record<string, string | undefi
       h(
         'p',
         { role: 'status', class: 'preview' },
-        `Would restore v${preview.restoredVersion} as v${preview.newVersion}; the item is at v${preview.previousVersion} now. ${preview.image ? 'The image written would be:' : 'The item would be deleted.'}`,
+        `Would restore v${preview.restoredVersion} as v${preview.newVersion}; the item is at version ${preview.previousVersion} now. ${preview.image ? 'The image written would be:' : 'The item would be deleted.'}`,
       ),
       preview.image ? h('pre', { class: 'image' }, JSON.stringify(preview.image, null, 2)) : null,
       h('p', {}, confirm, ' ', cancel),
