@@ -179,7 +179,8 @@ it('starts as the README’s Quick start shows: every line it prints is in the r
     .replaceAll(dataDir, join(ROOT, '.dynamodb'))
     .replaceAll(`:${port(stack.dynamoEndpoint)}`, ':8000')
     .replaceAll(`:${port(stack.httpEndpoint)}`, ':3000')
-    .replaceAll(`:${port(stack.lambdaEndpoint)}`, ':3002');
+    .replaceAll(`:${port(stack.lambdaEndpoint)}`, ':3002')
+    .replaceAll(`:${port(stack.consoleUrl)}`, ':3005');
   const lines = (text: string) =>
     text
       .split('\n')
