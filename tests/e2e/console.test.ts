@@ -166,7 +166,6 @@ describe('audit console in Chromium', () => {
     await expect(page.locator('tr.tombstone').getAttribute('data-version')).resolves.toBe('4');
     await expect(page.locator('tr.tombstone').innerText()).resolves.toContain('deleted');
     await expect(rows.first().innerText()).resolves.toMatch(/INSERT\s+legacy\s+carol/);
-    await shot('timeline');
   });
 
   it('marks the stretch that retention expired', async () => {
@@ -312,6 +311,7 @@ describe('audit console in Chromium', () => {
     expect(records[5]).toMatchObject({ source: 'rollback', restoredFrom: 3, reason: 'undo the re-creation' });
     await page.goto(url('?item=order-1&view=timeline'));
     await expect(rowsOf('table.timeline').first().innerText()).resolves.toMatch(/rollback\s+restored v3/);
+    await shot('timeline');
   });
 
   it('refuses a rollback that lost the race with a live writer, and writes nothing', async () => {
