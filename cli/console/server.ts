@@ -17,7 +17,7 @@ const PAGE_DIR = join(__dirname, 'page');
 /** Bundles the page (TypeScript → one script) in memory, once per server. */
 export async function buildAssets(): Promise<ConsoleAssets> {
   // esbuild is a dependency of the tooling (the CLI runs from this repository), loaded only by `ui`.
-  const { build } = await import('esbuild');
+  const { build } = require('esbuild') as typeof import('esbuild');
   const out = await build({
     entryPoints: [join(PAGE_DIR, 'app.ts')],
     bundle: true,
