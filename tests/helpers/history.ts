@@ -50,16 +50,23 @@ export async function seedHistory(
   // The chain marker too, as the writer writes it with the first record.
   const items = records.map(toHistoryItem);
   if (items[0]) items.push(chainMarker(items[0]));
+  await putItems(client, config.historyTableName, items);
+  return records;
+}
+
+/** Writes items with BatchWriteItem, 25 at a time, 8 batches in flight, until none is left unprocessed. */
+export async function putItems(
+  client: DynamoDBClient,
+  tableName: string,
+  items: Record<string, AttributeValue>[],
+): Promise<void> {
   const chunks: (typeof items)[] = [];
   for (let i = 0; i < items.length; i += 25) chunks.push(items.slice(i, i + 25));
   await mapLimit(chunks, 8, async (chunk) => {
     let pending = chunk.map((Item) => ({ PutRequest: { Item } }));
     while (pending.length > 0) {
-      const out = await client.send(
-        new BatchWriteItemCommand({ RequestItems: { [config.historyTableName]: pending } }),
-      );
-      pending = (out.UnprocessedItems?.[config.historyTableName] ?? []) as typeof pending;
+      const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [tableName]: pending } }));
+      pending = (out.UnprocessedItems?.[tableName] ?? []) as typeof pending;
     }
   });
-  return records;
 }

@@ -1,6 +1,5 @@
-import { BatchWriteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
-import { mapLimit } from '../../shared/core/concurrency';
 import type { HistoryConfig } from '../../shared/core/config';
 import { ValidationError } from '../../shared/core/errors';
 import type { HistoryRecord } from '../../shared/core/types';
@@ -14,6 +13,7 @@ import {
   toHistoryItem,
 } from '../../shared/recording/history-record';
 import { createTestTables, testClient } from '../helpers/dynamo';
+import { putItems } from '../helpers/history';
 
 /**
  * The table-wide activity listing against a reference model: whatever the window, page size
@@ -75,16 +75,7 @@ beforeAll(async () => {
       at += Math.floor(random() * 20 * 3_600_000);
     }
   }
-  const items = all.map(toHistoryItem);
-  const chunks: (typeof items)[] = [];
-  for (let i = 0; i < items.length; i += 25) chunks.push(items.slice(i, i + 25));
-  await mapLimit(chunks, 4, async (chunk) => {
-    await client.send(
-      new BatchWriteItemCommand({
-        RequestItems: { [config.historyTableName]: chunk.map((Item) => ({ PutRequest: { Item } })) },
-      }),
-    );
-  });
+  await putItems(client, config.historyTableName, all.map(toHistoryItem));
 }, 60_000);
 afterAll(() => client.destroy());
 

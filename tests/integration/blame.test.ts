@@ -1,4 +1,4 @@
-import { BatchWriteItemCommand, DeleteItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import type { HistoryConfig } from '../../shared/core/config';
 import { ItemNotFoundError } from '../../shared/core/errors';
@@ -12,6 +12,7 @@ import {
   toHistoryItem,
 } from '../../shared/recording/history-record';
 import { createTestTables, testClient } from '../helpers/dynamo';
+import { putItems } from '../helpers/history';
 
 /**
  * Blame against a reference model: for random lives of an item (attributes set, changed,
@@ -68,14 +69,7 @@ async function record(itemKey: string, steps: Step[]): Promise<(AttributeMap | u
     images.push(image);
     items.push(toHistoryItem(rec));
   });
-  for (let i = 0; i < items.length; i += 25)
-    await client.send(
-      new BatchWriteItemCommand({
-        RequestItems: {
-          [config.historyTableName]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })),
-        },
-      }),
-    );
+  await putItems(client, config.historyTableName, items);
   return images;
 }
 
