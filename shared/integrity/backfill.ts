@@ -58,6 +58,8 @@ export function buildBackfillRecord(item: AttributeMap, config: HistoryConfig, a
 
 /** Items per Scan page: small enough that Ctrl-C and progress are seen within moments. */
 const PAGE_LIMIT = 100;
+/** History writes in flight per scan segment. */
+const WRITES_PER_SEGMENT = 8;
 
 /**
  * Records the current image of every item already in the latest table, for
@@ -129,12 +131,12 @@ export async function backfill(
           }),
         );
         const items = page.Items ?? [];
-        for (const [index, item] of items.entries()) {
-          if (options.signal?.aborted) {
-            // Resume from the last item recorded: it is skipped next time (it has history).
-            const last = index > 0 ? items[index - 1] : undefined;
-            if (last) checkpoint.positions[segment] = { lastKey: keyOf(last, config.keySchema) };
-            options.checkpoint?.save(checkpoint);
+        let stopped = false;
+        // The items of a page are independent (each its own partition, its own conditional
+        // transaction), so several are written at once: a page costs a few round trips, not one per item.
+        await mapLimit(items, WRITES_PER_SEGMENT, async (item) => {
+          if (stopped || options.signal?.aborted) {
+            stopped = true;
             return;
           }
           progress.scanned++;
@@ -145,6 +147,12 @@ export async function backfill(
           const outcome = await putHistoryItem(client, config.historyTableName, toHistoryItem(record), true);
           if (outcome.ok) progress.written++;
           else progress.skipped++; // the stream started this item's chain first
+        });
+        if (stopped) {
+          // Resume at this page: the items of it already recorded are skipped next time (they have history).
+          checkpoint.positions[segment] = start ? { lastKey: start } : {};
+          options.checkpoint?.save(checkpoint);
+          return;
         }
         start = page.LastEvaluatedKey;
         checkpoint.positions[segment] = start ? { lastKey: start } : { done: true };
