@@ -287,6 +287,21 @@ describe('audit console in Chromium', () => {
     await shot('integrity');
   });
 
+  it('names the findings of an edited chain', async () => {
+    // Someone edits v1 of types-1 in place, as a person with write access to history could.
+    const [first] = await readHistory(dynamo, HISTORY, 'types-1');
+    const stored = { ...(first?.stored ?? {}) };
+    stored.image = { M: { ...(stored.image?.M ?? {}), big: { N: '1' } } };
+    await dynamo.send(new PutItemCommand({ TableName: HISTORY, Item: stored }));
+    await page.goto(url('?item=types-1&view=integrity'));
+    await expect(page.locator('p.bad').innerText()).resolves.toMatch(/finding\(s\) in 1 record\(s\)/);
+    const kinds = await page.locator('table.findings tbody td:nth-child(2)').allInnerTexts();
+    expect(kinds).toContain('hash.mismatch');
+    await dynamo.send(new PutItemCommand({ TableName: HISTORY, Item: first?.stored ?? {} }));
+    await page.goto(url('?item=types-1&view=integrity'));
+    await expect(page.locator('p.ok').innerText()).resolves.toMatch(/OK: 1 record\(s\) verified/);
+  });
+
   it('rolls back through a dry run and a confirmation, recorded as a rollback', async () => {
     await page.goto(url('?item=order-1&view=version&v=3'));
     await page.getByRole('link', { name: 'Roll back to v3…' }).click();
