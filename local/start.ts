@@ -86,6 +86,7 @@ async function recordedStreams(
     stage,
     keyAttributes: settings.keyAttributes || 'id',
     retention,
+    activityIndex: settings.activityIndex,
     ...(settings.mode === 'attached' ? { tables: settings.tables } : {}),
   });
   for (const table of settings.tables)

@@ -134,7 +134,13 @@ export async function ensureAllTables(
 /** Creates the created-table mode's latest, history and failures tables (see {@link ensureAllTables}). */
 export async function ensureTables(
   client: DynamoDBClient,
-  options: { service?: string; stage?: string; keyAttributes?: string; retention?: boolean } = {},
+  options: {
+    service?: string;
+    stage?: string;
+    keyAttributes?: string;
+    retention?: boolean;
+    activityIndex?: boolean;
+  } = {},
 ): Promise<TableSet> {
   const names = await ensureAllTables(client, options);
   const { LatestTable: latest, HistoryTable: history, FailuresTable: failures } = names;

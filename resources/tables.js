@@ -37,6 +37,23 @@ const retentionEnabled = ({ days = '', versions = '' }) => days.trim() !== '' ||
 
 /** @typedef {import('../shared/core/stage-config.js').RecordedTable} RecordedTable */
 
+/** The history tables' table-wide activity index (README, "Table-wide activity"). */
+const ACTIVITY_INDEX = {
+  // Every item's changes in time order, for "what changed between T1 and T2" (README,
+  // "Table-wide activity"): activityBucket = UTC day + one of 8 write shards, activityKey =
+  // recordedAt#itemDigest#version. The projection is what an activity listing shows, so a
+  // page is one Query per shard and never reads the records' images.
+  IndexName: 'byActivity',
+  KeySchema: [
+    { AttributeName: 'activityBucket', KeyType: 'HASH' },
+    { AttributeName: 'activityKey', KeyType: 'RANGE' },
+  ],
+  Projection: {
+    ProjectionType: 'INCLUDE',
+    NonKeyAttributes: ['op', 'source', 'actor', 'recordedAt', 'versionNumber', 'restoredFrom'],
+  },
+};
+
 /**
  * The Resources section. Tables are PAY_PER_REQUEST with PITR and SSE, retained
  * on stack deletion, and protected from deletion outside the dev stage. The
@@ -46,13 +63,17 @@ const retentionEnabled = ({ days = '', versions = '' }) => days.trim() !== '' ||
  * With `tables` (attached, existing tables: the stage file's), no latest table is
  * created: each attached table gets its own history and failures tables
  * (`HistoryTable<id>`, `FailuresTable<id>`), so histories never collide.
- * @param {{ service?: string, stage?: string, keyAttributes?: string, retention?: boolean, tables?: RecordedTable[] }} [options]
+ *
+ * `activityIndex: false` (the stage file's) leaves out the `byActivity` GSI. Records keep their
+ * activity keys either way, so turning it back on indexes the whole history.
+ * @param {{ service?: string, stage?: string, keyAttributes?: string, retention?: boolean, activityIndex?: boolean, tables?: RecordedTable[] }} [options]
  */
 function resources({
   service = 'dynamo-history',
   stage = 'dev',
   keyAttributes = 'id',
   retention = false,
+  activityIndex = true,
   tables,
 } = {}) {
   const names = tableNames({ service, stage });
@@ -75,8 +96,13 @@ function resources({
         { AttributeName: 'itemKey', AttributeType: 'S' },
         { AttributeName: 'version', AttributeType: 'S' },
         { AttributeName: 'timeKey', AttributeType: 'S' },
-        { AttributeName: 'activityBucket', AttributeType: 'S' },
-        { AttributeName: 'activityKey', AttributeType: 'S' },
+        // DynamoDB refuses a definition no key or index uses: these come with the index.
+        ...(activityIndex
+          ? [
+              { AttributeName: 'activityBucket', AttributeType: 'S' },
+              { AttributeName: 'activityKey', AttributeType: 'S' },
+            ]
+          : []),
       ],
       KeySchema: [
         { AttributeName: 'itemKey', KeyType: 'HASH' },
@@ -96,23 +122,7 @@ function resources({
           Projection: { ProjectionType: 'KEYS_ONLY' },
         },
       ],
-      GlobalSecondaryIndexes: [
-        {
-          // Every item's changes in time order, for "what changed between T1 and T2" (README,
-          // "Table-wide activity"): activityBucket = UTC day + one of 8 write shards, activityKey =
-          // recordedAt#itemDigest#version. The projection is what an activity listing shows, so a
-          // page is one Query per shard and never reads the records' images.
-          IndexName: 'byActivity',
-          KeySchema: [
-            { AttributeName: 'activityBucket', KeyType: 'HASH' },
-            { AttributeName: 'activityKey', KeyType: 'RANGE' },
-          ],
-          Projection: {
-            ProjectionType: 'INCLUDE',
-            NonKeyAttributes: ['op', 'source', 'actor', 'recordedAt', 'versionNumber', 'restoredFrom'],
-          },
-        },
-      ],
+      ...(activityIndex ? { GlobalSecondaryIndexes: [ACTIVITY_INDEX] } : {}),
     },
   });
   /** @param {string} name */
@@ -180,6 +190,7 @@ async function cloudFormation({ resolveVariable }) {
       stage: settings.stage,
       keyAttributes: settings.keyAttributes || 'id',
       retention: retentionEnabled(settings.retention),
+      activityIndex: settings.activityIndex,
       tables: settings.tables,
     }),
   };

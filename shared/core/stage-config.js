@@ -15,7 +15,8 @@ const { parseKeyAttributeSpec } = require('./key-attributes.js');
 /**
  * The stage file. Without `tables`, the deployment creates its own latest table (keyed by `keyAttributes`).
  * `versionAttribute` and `actorAttribute` apply to the created table, and to attached tables that name none.
- * @typedef {{ tables?: AttachedTable[], keyAttributes?: string, versionAttribute?: string, actorAttribute?: string, retentionDays?: number, keepVersions?: number, alarmEmail?: string }} StageFile
+ * `activityIndex: false` leaves out the history tables' `byActivity` index (table-wide activity), saving its write unit per record.
+ * @typedef {{ tables?: AttachedTable[], keyAttributes?: string, versionAttribute?: string, actorAttribute?: string, retentionDays?: number, keepVersions?: number, alarmEmail?: string, activityIndex?: boolean }} StageFile
  */
 /**
  * One recorded table and the history it gets. `id` suffixes the CloudFormation logical ids
@@ -24,7 +25,7 @@ const { parseKeyAttributeSpec } = require('./key-attributes.js');
  */
 /**
  * @typedef {{ file: string | undefined, mode: 'created' | 'attached', keyAttributes: string,
- *   retention: { days: string, versions: string }, alarmEmail: string, tables: RecordedTable[] }} DeploymentSettings
+ *   retention: { days: string, versions: string }, alarmEmail: string, activityIndex: boolean, tables: RecordedTable[] }} DeploymentSettings
  */
 
 /** DynamoDB's table-name rule (Developer Guide, "Naming rules"). */
@@ -43,6 +44,7 @@ const FILE_FIELDS = [
   'retentionDays',
   'keepVersions',
   'alarmEmail',
+  'activityIndex',
 ];
 /** The attribute names a stage file (or one of its tables) may set. */
 const ATTRIBUTE_FIELDS = /** @type {const} */ (['versionAttribute', 'actorAttribute']);
@@ -128,6 +130,11 @@ function parseStageFile(json, path) {
   if (versions !== undefined) out.keepVersions = versions;
   if (obj.alarmEmail !== undefined)
     out.alarmEmail = text(obj.alarmEmail, `${path}: alarmEmail`, EMAIL, 'an e-mail address');
+  if (obj.activityIndex !== undefined) {
+    if (typeof obj.activityIndex !== 'boolean')
+      throw new StageConfigError(`${path}: activityIndex must be true or false`);
+    out.activityIndex = obj.activityIndex;
+  }
   if (obj.tables !== undefined) {
     if (!Array.isArray(obj.tables) || obj.tables.length === 0)
       throw new StageConfigError(`${path}: tables must be a non-empty list (leave it out to create a table)`);
@@ -235,6 +242,7 @@ function deploymentSettings({
       keyAttributes,
       retention: { days: fromEnv.days, versions: fromEnv.versions },
       alarmEmail: env.ALARM_EMAIL?.trim() ?? '',
+      activityIndex: true,
       tables: [
         createdTable(prefix, keyAttributes, env.VERSION_ATTRIBUTE?.trim(), env.ACTOR_ATTRIBUTE?.trim()),
       ],
@@ -255,6 +263,7 @@ function deploymentSettings({
   agree('ACTOR_ATTRIBUTE', env.ACTOR_ATTRIBUTE?.trim() ?? '', file.actorAttribute ?? 'modifiedBy');
   const retention = { days, versions };
   const alarmEmail = file.alarmEmail ?? '';
+  const activityIndex = file.activityIndex ?? true;
   if (!file.tables) {
     const keyAttributes = file.keyAttributes ?? 'id';
     agree('KEY_ATTRIBUTES', fromEnv.keyAttributes, keyAttributes);
@@ -264,6 +273,7 @@ function deploymentSettings({
       keyAttributes,
       retention,
       alarmEmail,
+      activityIndex,
       tables: [createdTable(prefix, keyAttributes, file.versionAttribute, file.actorAttribute)],
     };
   }
@@ -299,6 +309,7 @@ function deploymentSettings({
     keyAttributes: '',
     retention,
     alarmEmail,
+    activityIndex,
     tables,
   });
   const bytes = recordedTablesEnv(settings).length;

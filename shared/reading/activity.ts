@@ -1,4 +1,5 @@
 import { type AttributeValue, type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { awsErrorName } from '../aws/aws-errors';
 import { mapLimit } from '../core/concurrency';
 import type { HistoryConfig } from '../core/config';
 import { ACTIVITY_SHARDS, BY_ACTIVITY_INDEX } from '../core/constants';
@@ -163,7 +164,7 @@ export class ActivityReader {
     const shards = Array.from({ length: ACTIVITY_SHARDS }, (_, i) => i);
     // One more than asked: the entry at `after` itself (inclusive bound) is dropped below.
     const perShard = await mapLimit(shards, ACTIVITY_SHARDS, async (shard) => {
-      const out = await this.options.client.send(
+      const out = await this.query(
         new QueryCommand({
           TableName: this.options.config.historyTableName,
           IndexName: BY_ACTIVITY_INDEX,
@@ -187,6 +188,20 @@ export class ActivityReader {
     const safe = bound === undefined ? merged : merged.filter((e) => !before(bound as string, e.key));
     const items = safe.slice(0, limit);
     return { items, more: items.length < merged.length || bound !== undefined };
+  }
+
+  private async query(command: QueryCommand) {
+    try {
+      return await this.options.client.send(command);
+    } catch (error) {
+      if (awsErrorName(error) === 'ValidationException' && /index/i.test(String((error as Error).message)))
+        throw new ValidationError(
+          `${this.options.config.historyTableName} has no ${BY_ACTIVITY_INDEX} index: this stage turned table-wide activity off (activityIndex: false in its settings file); turn it on to list activity`,
+          {},
+          { code: 'activity.off', cause: error },
+        );
+      throw error;
+    }
   }
 
   private invalid(): ValidationError {

@@ -48,7 +48,8 @@ export async function createTestTables(
 ): Promise<{ tables: TableSet; config: HistoryConfig }> {
   const stage = `t${randomUUID().slice(0, 8)}`;
   const retention = parseRetention(env) !== undefined;
-  const tables = await ensureTables(client, { stage, keyAttributes, retention });
+  const activityIndex = env.ACTIVITY_INDEX !== 'off';
+  const tables = await ensureTables(client, { stage, keyAttributes, retention, activityIndex });
   const config = loadConfig({
     LATEST_TABLE_NAME: tables.latest,
     HISTORY_TABLE_NAME: tables.history,

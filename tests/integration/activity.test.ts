@@ -173,6 +173,17 @@ describe('table-wide activity (byActivity index)', () => {
     ).rejects.toThrow(ValidationError);
   });
 
+  it('says plainly that activity is off where the stage left the index out, and still stamps the keys', async () => {
+    const { config: off } = await createTestTables(client, 'id', { ACTIVITY_INDEX: 'off' });
+    const listing = new ActivityReader({ client, config: off }).list(
+      '2026-03-01T00:00:00Z',
+      '2026-03-02T00:00:00Z',
+    );
+    await expect(listing).rejects.toThrow(ValidationError);
+    await expect(listing).rejects.toMatchObject({ code: 'activity.off' });
+    await expect(listing).rejects.toThrow(/activityIndex: false/);
+  });
+
   it('makes verify name a record filed under another day or shard', async () => {
     const target = all.find((r) => r.op !== 'REMOVE') as HistoryRecord;
     const item = toHistoryItem(target);

@@ -1,9 +1,17 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { resources } from '../../resources/tables.js';
 import { loadConfig, loadConfigs } from '../../shared/core/config';
 import { ConfigurationError, UnknownTableError } from '../../shared/core/errors';
 import { deploymentSettings, recordedTablesEnv, StageConfigError } from '../../shared/core/stage-config.js';
+
+type Table = {
+  Properties: {
+    GlobalSecondaryIndexes?: { IndexName: string }[];
+    AttributeDefinitions: { AttributeName: string }[];
+  };
+};
 
 const dir = mkdtempSync(join(tmpdir(), 'dh-stage-'));
 const ARN = (table: string) =>
@@ -115,6 +123,22 @@ describe('the stage file', () => {
   ])('refuses %s', (_case, content, message) => {
     expect(() => settings(content)).toThrow(StageConfigError);
     expect(() => settings(content)).toThrow(message);
+  });
+
+  it('turns the activity index off only when the file says false, and refuses anything but a boolean', () => {
+    expect(settings({}).activityIndex).toBe(true);
+    expect(settings({ activityIndex: false }).activityIndex).toBe(false);
+    expect(() => settings({ activityIndex: 'no' })).toThrow(/activityIndex must be true or false/);
+    const withIndex = (resources({}) as Record<string, unknown>).HistoryTable as Table;
+    const without = (resources({ activityIndex: false }) as Record<string, unknown>).HistoryTable as Table;
+    expect(withIndex.Properties.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['byActivity']);
+    expect(without.Properties.GlobalSecondaryIndexes).toBeUndefined();
+    // DynamoDB refuses an attribute definition that no key or index uses.
+    expect(without.Properties.AttributeDefinitions.map((a) => a.AttributeName)).toEqual([
+      'itemKey',
+      'version',
+      'timeKey',
+    ]);
   });
 
   it('refuses more tables than the Lambda environment can carry', () => {
