@@ -89,3 +89,45 @@ it('runs as the README says to run it: `npx dynamo-history` in the repository, o
   });
   expect(node.trim().split('.')[0]).toBe('v22');
 });
+
+it('serves the console with `ui` until Ctrl-C, on loopback, and refuses a port it cannot use', async () => {
+  const { spawn } = require('node:child_process') as typeof import('node:child_process');
+  const child = spawn(process.execPath, ['bin/dynamo-history.js', 'ui', '--port', '0'], {
+    cwd: require('node:path').resolve(__dirname, '..', '..'),
+    // A region and an endpoint, as any command needs; the console reads nothing until asked.
+    env: { ...process.env, AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL printed:\n${output}`)), 30_000);
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      const found = /console on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1];
+      if (found) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+  });
+  const page = await fetch(url);
+  expect(page.status).toBe(200);
+  expect(await page.text()).toContain('<meta name="console-token"');
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  child.kill('SIGINT');
+  expect(await exited).toBe(0);
+
+  const bad = await run('ui', '--port', '70000');
+  expect(bad.code).toBe(2);
+  expect(bad.err).toMatch(/--port must be a TCP port, got 70000/);
+  const { createServer } = require('node:net') as typeof import('node:net');
+  const taken = createServer();
+  await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+  const port = String((taken.address() as import('node:net').AddressInfo).port);
+  const busy = await run('ui', '--port', port);
+  taken.close();
+  expect(busy.code).toBe(2);
+  expect(busy.err).toMatch(new RegExp(`port ${port} is in use`));
+}, 60_000);
