@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { type CliResult, runCli } from '../helpers/cli';
 import { type Stack, startStack } from '../helpers/stack';
 
@@ -198,6 +199,48 @@ db.put_item(TableName='Customers', Item={'id':{'S':'USER%231|1'},'name':{'S':'Ad
     ['Customers', 1, 0],
   ]);
 }, 300_000);
+
+it('lets the console pick either attached table and find an item by its typed, composite key', async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox'],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.goto(stack.consoleUrl);
+    const picker = page.getByLabel('Table');
+    await expect(picker.locator('option').allInnerTexts()).resolves.toEqual(['Orders', 'Customers']);
+    await picker.selectOption('Orders');
+    await page.waitForURL(/table=Orders/);
+    // One field per key attribute, typed: pk a string, sk a number (spelled canonically for history).
+    await page.getByLabel('pk').fill('USER#1');
+    await page.getByLabel('sk').fill('1.0');
+    await page.getByRole('button', { name: 'Open history' }).click();
+    await page.waitForURL(/item=USER%25231%7C1&view=timeline/);
+    const rows = page.locator('table.timeline tbody tr');
+    await rows.first().waitFor();
+    await expect(
+      rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-version'))),
+    ).resolves.toEqual(['3', '2', '1']);
+    // The same item key in Customers is another item, with its own history (and its rollback).
+    await page.goto(
+      `${stack.consoleUrl}?table=Customers&item=${encodeURIComponent('USER%231|1')}&view=timeline`,
+    );
+    await rows.first().waitFor();
+    await expect(rows.first().innerText()).resolves.toMatch(/rollback\s+restored v1/);
+    await expect(rows.count()).resolves.toBe(3);
+    // A number that is not one is refused on the page, with the server's reason.
+    await page.goto(`${stack.consoleUrl}?table=Orders`);
+    await page.getByLabel('pk').fill('USER#1');
+    await page.getByLabel('sk').fill('one');
+    await page.getByRole('button', { name: 'Open history' }).click();
+    await expect(page.getByRole('alert').innerText()).resolves.toMatch(
+      /^400 validation: "one" is not a number/,
+    );
+  } finally {
+    await browser.close();
+  }
+}, 120_000);
 
 it('refuses to attach a table whose key no longer matches its history, and leaves the settings as they were', async () => {
   const before = readFileSync(settingsFile, 'utf8');
