@@ -4,7 +4,7 @@ import { mapLimit, sleep } from '../core/concurrency';
 import type { HistoryConfig } from '../core/config';
 import { encodeItemKey, keyOf } from '../core/keys';
 import type { AttributeMap, HistoryRecord } from '../core/types';
-import { putHistoryItem } from '../recording/history-put';
+import { CHAIN_STARTS_PER_TRANSACTION, putChainStarts } from '../recording/history-put';
 import { buildRecord, snapshotChange, toHistoryItem } from '../recording/history-record';
 
 /** Where each scan segment stands; saved after every page so a restart resumes. */
@@ -58,8 +58,8 @@ export function buildBackfillRecord(item: AttributeMap, config: HistoryConfig, a
 
 /** Items per Scan page: small enough that Ctrl-C and progress are seen within moments. */
 const PAGE_LIMIT = 100;
-/** History writes in flight per scan segment. */
-const WRITES_PER_SEGMENT = 8;
+/** Chain-start transactions in flight per scan segment. */
+const GROUPS_PER_SEGMENT = 2;
 
 /**
  * Records the current image of every item already in the latest table, for
@@ -132,21 +132,24 @@ export async function backfill(
         );
         const items = page.Items ?? [];
         let stopped = false;
-        // The items of a page are independent (each its own partition, its own conditional
-        // transaction), so several are written at once: a page costs a few round trips, not one per item.
-        await mapLimit(items, WRITES_PER_SEGMENT, async (item) => {
+        // Every item is a chain start, written with its chain marker: an item that has any history
+        // already has a marker, so the marker's condition both checks and writes. The items of a page
+        // are independent, so they go in groups (one transaction of up to 25 items each), two at once.
+        const groups: AttributeMap[][] = [];
+        for (let i = 0; i < items.length; i += CHAIN_STARTS_PER_TRANSACTION)
+          groups.push(items.slice(i, i + CHAIN_STARTS_PER_TRANSACTION));
+        await mapLimit(groups, GROUPS_PER_SEGMENT, async (group) => {
           if (stopped || options.signal?.aborted) {
             stopped = true;
             return;
           }
-          progress.scanned++;
-          const record = buildBackfillRecord(item, config, snapshotAt);
-          await limiter.acquire();
-          // Always a chain start, written with the chain marker: an item that has any history already
-          // has a marker, so this one conditional transaction both checks and writes.
-          const outcome = await putHistoryItem(client, config.historyTableName, toHistoryItem(record), true);
-          if (outcome.ok) progress.written++;
-          else progress.skipped++; // the stream started this item's chain first
+          const records = group.map((item) => toHistoryItem(buildBackfillRecord(item, config, snapshotAt)));
+          for (const _ of group) await limiter.acquire();
+          progress.scanned += group.length;
+          for (const outcome of await putChainStarts(client, config.historyTableName, records)) {
+            if (outcome.ok) progress.written++;
+            else progress.skipped++; // the stream started this item's chain first
+          }
         });
         if (stopped) {
           // Resume at this page: the items of it already recorded are skipped next time (they have history).

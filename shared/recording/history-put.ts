@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { awsErrorName, conditionFailureItem, isConditionalCheckFailed } from '../aws/aws-errors';
 import { CHAIN_MARKER } from '../core/constants';
+import { itemSize } from '../core/item-size';
 import type { AttributeMap } from '../core/types';
 
 export type PutOutcome =
@@ -89,6 +90,107 @@ export async function putHistoryItem(
     }
     throw error;
   }
+}
+
+/** Items (each with its marker) per chain-start transaction: 50 of DynamoDB's 100 actions would also do; 25 keeps a cancelled group cheap to redo. */
+export const CHAIN_STARTS_PER_TRANSACTION = 25;
+/** Bytes of items per transaction, under DynamoDB's 4 MB. */
+const TRANSACTION_BYTES = 3.5 * 1024 * 1024;
+
+/**
+ * Starts many chains, each exactly as {@link putHistoryItem} starts one (the record and its marker,
+ * each conditional on its absence), but up to {@link CHAIN_STARTS_PER_TRANSACTION} items per
+ * `TransactWriteItems`: for backfill, where every item is a chain start. A transaction is all or
+ * nothing, so when DynamoDB cancels one, the items whose own condition failed get that outcome,
+ * the items cancelled only because of them are written again, and an item refused for any other
+ * reason is written on its own, to meet the error exactly as a single put would.
+ * @returns one outcome per item, in order
+ */
+export async function putChainStarts(
+  client: DynamoDBClient,
+  table: string,
+  items: readonly AttributeMap[],
+): Promise<PutOutcome[]> {
+  const outcomes: (PutOutcome | undefined)[] = items.map(() => undefined);
+  let pending = items.map((_, i) => i);
+  while (pending.length > 0) {
+    const groups: number[][] = [];
+    let group: number[] = [];
+    let bytes = 0;
+    for (const i of pending) {
+      const size = itemSize(items[i] as AttributeMap) * 2;
+      if (
+        group.length > 0 &&
+        (group.length >= CHAIN_STARTS_PER_TRANSACTION || bytes + size > TRANSACTION_BYTES)
+      ) {
+        groups.push(group);
+        group = [];
+        bytes = 0;
+      }
+      group.push(i);
+      bytes += size;
+    }
+    if (group.length > 0) groups.push(group);
+    const again: number[] = [];
+    for (const g of groups) {
+      if (g.length === 1) {
+        const [only] = g as [number];
+        outcomes[only] = await putHistoryItem(client, table, items[only] as AttributeMap, true);
+        continue;
+      }
+      try {
+        await client.send(
+          new TransactWriteItemsCommand({
+            TransactItems: g.flatMap((i) => {
+              const item = items[i] as AttributeMap;
+              return [
+                {
+                  Put: {
+                    TableName: table,
+                    Item: item,
+                    ...condition,
+                    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+                  },
+                },
+                { Put: { TableName: table, Item: chainMarker(item), ...condition } },
+              ];
+            }),
+          }),
+        );
+        for (const i of g) outcomes[i] = { ok: true };
+      } catch (error) {
+        if (awsErrorName(error) !== 'TransactionCanceledException') throw error;
+        const reasons =
+          (error as { CancellationReasons?: { Code?: string; Item?: AttributeMap }[] }).CancellationReasons ??
+          [];
+        const blamed = g.filter(
+          (_, k) =>
+            (reasons[2 * k]?.Code ?? 'None') !== 'None' || (reasons[2 * k + 1]?.Code ?? 'None') !== 'None',
+        );
+        if (blamed.length === 0) {
+          // Cancelled with no item named: each on its own, as a single put meets it.
+          for (const i of g)
+            outcomes[i] = await putHistoryItem(client, table, items[i] as AttributeMap, true);
+          continue;
+        }
+        g.forEach((i, k) => {
+          const record = reasons[2 * k];
+          const marker = reasons[2 * k + 1];
+          if (record?.Code === 'ConditionalCheckFailed')
+            outcomes[i] = { ok: false, reason: 'version-taken', existing: record.Item };
+          else if (marker?.Code === 'ConditionalCheckFailed')
+            outcomes[i] = { ok: false, reason: 'chain-started' };
+          else if (!blamed.includes(i)) again.push(i);
+        });
+        // Refused for another reason (a conflict, a throttle, a validation error): on its own.
+        for (const i of blamed)
+          if (outcomes[i] === undefined)
+            outcomes[i] = await putHistoryItem(client, table, items[i] as AttributeMap, true);
+      }
+    }
+    pending = again;
+  }
+  return outcomes as PutOutcome[];
 }
 
 /**
