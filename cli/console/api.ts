@@ -35,12 +35,9 @@ function int(value: string | undefined, name: string): number | undefined {
 
 /** A record for the page: the API's view, plus the image in DynamoDB JSON, so every type shows as it is. */
 function recordForPage(record: HistoryRecord, withImage: boolean) {
-  const view = toView(record);
-  return {
-    ...view,
-    image: null,
-    typedImage: withImage && record.image ? toWireMap(record.image) : null,
-  };
+  // The view without its JSON image (the page shows the typed one), so a timeline page converts no image.
+  const { image, ...metadata } = record;
+  return { ...toView(metadata), typedImage: withImage && image ? toWireMap(image) : null };
 }
 
 /**

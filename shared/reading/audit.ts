@@ -293,8 +293,10 @@ export class HistoryReader {
    */
   async *metadata(itemKey: string, order: Order = 'desc'): AsyncGenerator<HistoryRecord[]> {
     this.checkItemKey(itemKey);
-    const names = ['itemKey', 'version', 'versionNumber', 'timeKey', 'op', 'source', 'recordedAt', 'changed'];
-    names.push('actor', 'restoredFrom', 'reason', 'prevHash', 'hash');
+    const names = [
+      ...['itemKey', 'version', 'versionNumber', 'timeKey', 'op', 'source', 'recordedAt', 'changed'],
+      ...['actor', 'restoredFrom', 'reason', 'prevHash', 'hash'],
+    ];
     let start: QueryCommandInput['ExclusiveStartKey'];
     do {
       const out = await this.client.send(
