@@ -209,6 +209,8 @@ it('lets the console pick either attached table and find an item by its typed, c
     const page = await browser.newPage();
     await page.goto(stack.consoleUrl);
     const picker = page.getByLabel('Table');
+    // The page renders after it has asked the console for the tables: wait for the picker, then read it.
+    await picker.waitFor();
     await expect(picker.locator('option').allInnerTexts()).resolves.toEqual(['Orders', 'Customers']);
     await picker.selectOption('Orders');
     await page.waitForURL(/table=Orders/);
