@@ -49,31 +49,14 @@ export async function putHistoryItem(
       throw error;
     }
   }
-  const marker = chainMarker(item);
   try {
-    await client.send(
-      new TransactWriteItemsCommand({
-        TransactItems: [
-          {
-            Put: {
-              TableName: table,
-              Item: item,
-              ...condition,
-              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-            },
-          },
-          { Put: { TableName: table, Item: marker, ...condition } },
-        ],
-      }),
-    );
+    await client.send(new TransactWriteItemsCommand({ TransactItems: chainStartPuts(table, item) }));
     return { ok: true };
   } catch (error) {
     if (awsErrorName(error) !== 'TransactionCanceledException') throw error;
-    const reasons =
-      (error as { CancellationReasons?: { Code?: string; Item?: AttributeMap }[] }).CancellationReasons ?? [];
-    if (reasons[0]?.Code === 'ConditionalCheckFailed')
-      return { ok: false, reason: 'version-taken', existing: reasons[0].Item };
-    if (reasons[1]?.Code === 'ConditionalCheckFailed') return { ok: false, reason: 'chain-started' };
+    const reasons = cancellationReasons(error);
+    const refused = conditionOutcome(reasons, 0);
+    if (refused) return refused;
     // Reasons retrying cannot fix: name them as a single put would, so the record is parked.
     const permanent = reasons.find(
       (r) => r.Code === 'ValidationError' || r.Code === 'ItemCollectionSizeLimitExceeded',
@@ -90,6 +73,35 @@ export async function putHistoryItem(
     }
     throw error;
   }
+}
+
+type CancellationReason = { Code?: string; Item?: AttributeMap };
+
+const cancellationReasons = (error: unknown): CancellationReason[] =>
+  (error as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
+
+/** A chain start's two puts: the record and its marker, each conditional on its absence. */
+function chainStartPuts(table: string, item: AttributeMap) {
+  return [
+    {
+      Put: {
+        TableName: table,
+        Item: item,
+        ...condition,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+      },
+    },
+    { Put: { TableName: table, Item: chainMarker(item), ...condition } },
+  ];
+}
+
+/** The outcome of the chain start at position `k` of a cancelled transaction when its own condition failed. */
+function conditionOutcome(reasons: CancellationReason[], k: number): PutOutcome | undefined {
+  const record = reasons[2 * k];
+  if (record?.Code === 'ConditionalCheckFailed')
+    return { ok: false, reason: 'version-taken', existing: record.Item };
+  if (reasons[2 * k + 1]?.Code === 'ConditionalCheckFailed') return { ok: false, reason: 'chain-started' };
+  return undefined;
 }
 
 /** Items (each with its marker) per chain-start transaction: 50 of DynamoDB's 100 actions would also do; 25 keeps a cancelled group cheap to redo. */
@@ -141,28 +153,13 @@ export async function putChainStarts(
       try {
         await client.send(
           new TransactWriteItemsCommand({
-            TransactItems: g.flatMap((i) => {
-              const item = items[i] as AttributeMap;
-              return [
-                {
-                  Put: {
-                    TableName: table,
-                    Item: item,
-                    ...condition,
-                    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-                  },
-                },
-                { Put: { TableName: table, Item: chainMarker(item), ...condition } },
-              ];
-            }),
+            TransactItems: g.flatMap((i) => chainStartPuts(table, items[i] as AttributeMap)),
           }),
         );
         for (const i of g) outcomes[i] = { ok: true };
       } catch (error) {
         if (awsErrorName(error) !== 'TransactionCanceledException') throw error;
-        const reasons =
-          (error as { CancellationReasons?: { Code?: string; Item?: AttributeMap }[] }).CancellationReasons ??
-          [];
+        const reasons = cancellationReasons(error);
         const blamed = g.filter(
           (_, k) =>
             (reasons[2 * k]?.Code ?? 'None') !== 'None' || (reasons[2 * k + 1]?.Code ?? 'None') !== 'None',
@@ -174,12 +171,8 @@ export async function putChainStarts(
           continue;
         }
         g.forEach((i, k) => {
-          const record = reasons[2 * k];
-          const marker = reasons[2 * k + 1];
-          if (record?.Code === 'ConditionalCheckFailed')
-            outcomes[i] = { ok: false, reason: 'version-taken', existing: record.Item };
-          else if (marker?.Code === 'ConditionalCheckFailed')
-            outcomes[i] = { ok: false, reason: 'chain-started' };
+          const refused = conditionOutcome(reasons, k);
+          if (refused) outcomes[i] = refused;
           else if (!blamed.includes(i)) again.push(i);
         });
         // Refused for another reason (a conflict, a throttle, a validation error): on its own.
