@@ -8,8 +8,11 @@ Input: the item's history partition as the AWS CLI prints it, for example
   python3 verify-chain.py order-1.json
 
 Each record's hash is SHA-256 of the RFC 8785 (JCS) form of the stored item in
-DynamoDB JSON, without `hash` and `expiresAt`, with set members sorted. Exit 0 when
-every record matches its hash and links to the one before, 1 otherwise.
+DynamoDB JSON, without `hash` and `expiresAt`, with set members sorted, and with
+`version` as the record's own version key: a chain's first record is kept at the
+start slot (`version = "!chain"`) until retention moves it to its version, and is
+hashed as if it were there. Exit 0 when every record matches its hash and links to
+the one before, 1 otherwise.
 """
 import hashlib
 import json
@@ -46,19 +49,29 @@ def canonical(value):
     return {tag: inner}
 
 
+def version_key(number):
+    # The sort key of a version: v0003, and past 9999 a length letter (va10000, vb100000, ...).
+    digits = str(number)
+    if len(digits) <= 4:
+        return "v" + digits.zfill(4)
+    return "v" + chr(ord("a") + len(digits) - 5) + digits
+
+
 def record_hash(item):
     body = {k: canonical(v) for k, v in item.items() if k not in UNHASHED}
+    body["version"] = {"S": version_key(int(item["versionNumber"]["N"]))}
     return hashlib.sha256(jcs(body).encode("utf-8")).hexdigest()
 
 
 def main(path):
     with open(path, encoding="utf-8") as f:
         items = json.load(f)["Items"]
-    records = sorted((i for i in items if i["version"]["S"].startswith("v")), key=lambda i: i["version"]["S"])
+    # Every record (a bare chain marker at the start slot has no hash), oldest first.
+    records = sorted((i for i in items if "hash" in i), key=lambda i: int(i["versionNumber"]["N"]))
     problems = 0
     link = None
     for item in records:
-        version = item["version"]["S"]
+        version = version_key(int(item["versionNumber"]["N"]))
         if item.get("format", {}).get("N") != "2":
             print(f"{version}: hash format 1, not checked by this script")
             link = item["hash"]["S"]

@@ -4,7 +4,7 @@ import { mapLimit, sleep } from '../core/concurrency';
 import type { HistoryConfig } from '../core/config';
 import { encodeItemKey, keyOf } from '../core/keys';
 import type { AttributeMap, HistoryRecord } from '../core/types';
-import { CHAIN_STARTS_PER_TRANSACTION, putChainStarts } from '../recording/history-put';
+import { putChainStarts } from '../recording/history-put';
 import { buildRecord, snapshotChange, toHistoryItem } from '../recording/history-record';
 
 /** Where each scan segment stands; saved after every page so a restart resumes. */
@@ -58,8 +58,10 @@ export function buildBackfillRecord(item: AttributeMap, config: HistoryConfig, a
 
 /** Items per Scan page: small enough that Ctrl-C and progress are seen within moments. */
 const PAGE_LIMIT = 100;
-/** Chain-start transactions in flight per scan segment. */
-const GROUPS_PER_SEGMENT = 2;
+/** Chain starts in flight per scan segment. */
+const STARTS_PER_SEGMENT = 8;
+/** Items per batch of a page: the unit of stopping and of progress. */
+const BATCH = 25;
 
 /**
  * Records the current image of every item already in the latest table, for
@@ -67,10 +69,10 @@ const GROUPS_PER_SEGMENT = 2;
  *
  * Safe while live writes flow, by these rules:
  * - only items with no history at all are backfilled (any history means the
- *   stream already covers the item): the snapshot is written with the item's
- *   chain marker, in one transaction conditional on the marker's absence, so a
- *   record the stream wrote first is never overwritten, the two never start two
- *   chains, and a second run adds nothing;
+ *   stream already covers the item): the snapshot is written at the item's
+ *   chain start slot, conditional on its absence, so a record the stream wrote
+ *   first is never overwritten, the two never start two chains, and a second run
+ *   adds nothing;
  * - `writeHistory` skips the stream changes made before the snapshot and records
  *   every one after it (see `coveredBySnapshot`): history starts at the snapshot.
  *
@@ -132,25 +134,29 @@ export async function backfill(
         );
         const items = page.Items ?? [];
         let stopped = false;
-        // Every item is a chain start, written with its chain marker: an item that has any history
-        // already has a marker, so the marker's condition both checks and writes. The items of a page
-        // are independent, so they go in groups (one transaction of up to 25 items each), two at once.
-        const groups: AttributeMap[][] = [];
-        for (let i = 0; i < items.length; i += CHAIN_STARTS_PER_TRANSACTION)
-          groups.push(items.slice(i, i + CHAIN_STARTS_PER_TRANSACTION));
-        await mapLimit(groups, GROUPS_PER_SEGMENT, async (group) => {
-          if (stopped || options.signal?.aborted) {
+        // Every item is a chain start, written at its chain's start slot: an item that has any
+        // history already holds that slot, so the put's condition both checks and writes. The items
+        // of a page are independent, so they go several at a time, a batch of them between checks
+        // for Ctrl-C.
+        for (let i = 0; i < items.length && !stopped; i += BATCH) {
+          if (options.signal?.aborted) {
             stopped = true;
-            return;
+            break;
           }
-          const records = group.map((item) => toHistoryItem(buildBackfillRecord(item, config, snapshotAt)));
-          for (const _ of group) await limiter.acquire();
-          progress.scanned += group.length;
-          for (const outcome of await putChainStarts(client, config.historyTableName, records)) {
+          const batch = items.slice(i, i + BATCH);
+          const records = batch.map((item) => toHistoryItem(buildBackfillRecord(item, config, snapshotAt)));
+          for (const _ of batch) await limiter.acquire();
+          progress.scanned += batch.length;
+          for (const outcome of await putChainStarts(
+            client,
+            config.historyTableName,
+            records,
+            STARTS_PER_SEGMENT,
+          )) {
             if (outcome.ok) progress.written++;
             else progress.skipped++; // the stream started this item's chain first
           }
-        });
+        }
         if (stopped) {
           // Resume at this page: the items of it already recorded are skipped next time (they have history).
           checkpoint.positions[segment] = start ? { lastKey: start } : {};

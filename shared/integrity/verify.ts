@@ -7,7 +7,7 @@ import { GENESIS_HASH } from '../core/constants';
 import { decodeItemKey, encodeItemKey, keyOf } from '../core/keys';
 import type { AttributeMap, HistoryRecord } from '../core/types';
 import { itemHash } from '../recording/chain-hash';
-import { isRecordItem, itemPartition } from '../recording/history-put';
+import { atStartSlot, chainMarker, isRecordItem, itemPartition } from '../recording/history-put';
 import { activityKeysOf, contentHashOf, fromHistoryItem, timeKeyOf } from '../recording/history-record';
 import { expiryPlausible, mayHaveExpired, policiesOf } from '../recording/retention';
 
@@ -167,6 +167,15 @@ export function checkMarker(
   if (records.length === 0)
     return [{ itemKey, kind: 'marker.orphan', message: 'a chain marker without records (history deleted)' }];
   const first = records[0] as HistoryRecord;
+  if (first.stored && atStartSlot(first.stored) && first.prevHash !== GENESIS_HASH)
+    return [
+      {
+        itemKey,
+        version: first.versionNumber,
+        kind: 'marker.mismatch',
+        message: `the record at the chain start slot (v${first.versionNumber}) does not start a chain`,
+      },
+    ];
   const problems: string[] = [];
   const extra = Object.keys(marker).filter((k) => !MARKER_ATTRIBUTES.has(k));
   if (extra.length > 0) problems.push(`unexpected attribute(s) ${extra.join(', ')}`);
@@ -308,6 +317,9 @@ export async function readItemChain(
     for (const item of out.Items ?? []) {
       if (!isRecordItem(item)) marker = item;
       else {
+        // The chain's first record at the start slot is its own marker: the one retention leaves
+        // when it moves the record (chainMarker), so the digest does not change with the move.
+        if (atStartSlot(item)) marker = chainMarker(item);
         const record = readRecord(item, unreadable);
         if (record) records.push(record);
       }

@@ -2,7 +2,7 @@ import { type AttributeValue, type DynamoDBClient, QueryCommand } from '@aws-sdk
 import { awsErrorName } from '../aws/aws-errors';
 import { mapLimit } from '../core/concurrency';
 import type { HistoryConfig } from '../core/config';
-import { ACTIVITY_SHARDS, BY_ACTIVITY_INDEX } from '../core/constants';
+import { ACTIVITY_SHARDS, BY_ACTIVITY_INDEX, CHAIN_MARKER } from '../core/constants';
 import { ValidationError } from '../core/errors';
 import { decodeVersion } from '../core/keys';
 import type { AttributeMap, Operation, Source } from '../core/types';
@@ -59,7 +59,9 @@ function entryOf(item: AttributeMap): ActivityEntry & { key: string } {
   const entry: ActivityEntry & { key: string } = {
     key: item.activityKey?.S ?? '',
     itemKey: item.itemKey?.S ?? '',
-    version: decodeVersion(item.version?.S ?? ''),
+    // The start slot's record carries its version in versionNumber (the index projects it).
+    version:
+      item.version?.S === CHAIN_MARKER ? Number(item.versionNumber?.N) : decodeVersion(item.version?.S ?? ''),
     op: (item.op?.S ?? 'MODIFY') as Operation,
     source: (item.source?.S ?? 'app') as Source,
     recordedAt: item.recordedAt?.S ?? '',

@@ -1,14 +1,16 @@
 import {
+  type AttributeValue,
   type DynamoDBClient,
   GetItemCommand,
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import type { HistoryConfig } from '../core/config';
-import { BY_TIME_INDEX } from '../core/constants';
+import { BY_TIME_INDEX, CHAIN_MARKER } from '../core/constants';
 import { ItemNotFoundError, ValidationError, VersionNotFoundError } from '../core/errors';
 import { decodeItemKey, decodeVersion, encodeVersion } from '../core/keys';
 import type { HistoryRecord, RetentionPolicy } from '../core/types';
+import { atStartSlot, isRecordItem } from '../recording/history-put';
 import { fromHistoryItem } from '../recording/history-record';
 import { CursorCodec } from './cursor';
 import { diffImages, type ImageDiff } from './diff';
@@ -190,8 +192,23 @@ export class HistoryReader {
       }),
     );
     if (out.Item) return fromHistoryItem(out.Item);
+    // The chain's first record is kept at the start slot until retention moves it.
+    const start = await this.startRecord(itemKey);
+    if (start?.versionNumber === version) return start;
     await this.assertHasHistory(itemKey);
     throw new VersionNotFoundError(itemKey, version);
+  }
+
+  /** The record at the item's chain start slot, when it holds one (not a bare marker). */
+  private async startRecord(itemKey: string): Promise<HistoryRecord | undefined> {
+    const out = await this.client.send(
+      new GetItemCommand({
+        TableName: this.config.historyTableName,
+        Key: { itemKey: { S: itemKey }, version: { S: CHAIN_MARKER } },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item && isRecordItem(out.Item) ? fromHistoryItem(out.Item) : undefined;
   }
 
   /** The newest record, or undefined when the item has no history. */
@@ -240,12 +257,16 @@ export class HistoryReader {
     const order = checked.order ?? 'asc';
     const { from, to } = checked;
 
-    const names: Record<string, string> = { '#k': 'itemKey' };
-    const values: QueryCommandInput['ExpressionAttributeValues'] = { ':k': { S: itemKey } };
+    // The chain's first record sits at the start slot, which sorts before every version: a query
+    // over all versions starts there; one from a version on cannot reach it, so the start slot is
+    // read on its own where the range may hold it, before the first page (oldest first) or after
+    // the last (newest first).
+    const names: Record<string, string> = { '#k': 'itemKey', '#v': 'version' };
+    const values: QueryCommandInput['ExpressionAttributeValues'] = {
+      ':k': { S: itemKey },
+      ':from': { S: from === undefined ? CHAIN_MARKER : encodeVersion(from) },
+    };
     let condition = '#k = :k';
-    // The lower bound is always set: it also keeps the chain marker (which sorts before v0000) out.
-    names['#v'] = 'version';
-    values[':from'] = { S: encodeVersion(from ?? 0) };
     if (to !== undefined) {
       condition += ' AND #v BETWEEN :from AND :to';
       values[':to'] = { S: encodeVersion(to) };
@@ -256,21 +277,57 @@ export class HistoryReader {
       options.cursor === undefined
         ? undefined
         : this.readCursor(options.cursor, { k: itemKey, o: order, f: from, t: to });
-    const out = await this.client.send(
-      new QueryCommand({
-        TableName: this.config.historyTableName,
-        KeyConditionExpression: condition,
-        ExpressionAttributeNames: names,
-        ExpressionAttributeValues: values,
-        ScanIndexForward: order === 'asc',
-        Limit: limit,
-        ConsistentRead: true,
-        ExclusiveStartKey: start ? { itemKey: { S: itemKey }, version: { S: start } } : undefined,
-      }),
-    );
+    // Nothing sorts below the start slot: newest first, a page that ended there was the last.
+    if (start === CHAIN_MARKER && order === 'desc') return { items: [] };
+    const inRange = (r: HistoryRecord | undefined): r is HistoryRecord =>
+      r !== undefined &&
+      from !== undefined &&
+      r.versionNumber >= from &&
+      (to === undefined || r.versionNumber <= to);
+    const read: HistoryRecord[] = [];
+    if (from !== undefined && order === 'asc' && start === undefined) {
+      const first = await this.startRecord(itemKey);
+      if (inRange(first)) read.push(first);
+    }
+    let next: Record<string, AttributeValue> | undefined = start
+      ? { itemKey: { S: itemKey }, version: { S: start } }
+      : undefined;
+    // A position at the range's far end (DynamoDB refuses it as a start): nothing is left to query.
+    const lower = values[':from']?.S ?? '';
+    let exhausted =
+      start !== undefined &&
+      (order === 'asc' ? to !== undefined && start >= encodeVersion(to) : start <= lower);
+    // A bare chain marker counts towards a page's Limit but is no record: read on past it.
+    while (!exhausted && read.length < limit) {
+      const out = await this.client.send(
+        new QueryCommand({
+          TableName: this.config.historyTableName,
+          KeyConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ScanIndexForward: order === 'asc',
+          Limit: limit - read.length,
+          ConsistentRead: true,
+          ExclusiveStartKey: next,
+        }),
+      );
+      read.push(...(out.Items ?? []).filter(isRecordItem).map(fromHistoryItem));
+      next = out.LastEvaluatedKey;
+      if (!next) {
+        exhausted = true;
+        break;
+      }
+    }
+    if (from !== undefined && order === 'desc' && exhausted && read.length < limit) {
+      const first = await this.startRecord(itemKey);
+      if (inRange(first)) read.push(first);
+      else exhausted = true;
+    } else if (from !== undefined && order === 'desc' && exhausted) {
+      // A full page that ends the versions: the start slot is read on the next.
+      exhausted = false;
+    }
     // A page is bounded by bytes as well as by count: images inflated from `imageGz` can make 100
     // records tens of megabytes, past what a Lambda response (6 MB) or a person can take.
-    const read = (out.Items ?? []).map(fromHistoryItem);
     const items: HistoryRecord[] = [];
     let bytes = 0;
     for (const record of read) {
@@ -279,10 +336,14 @@ export class HistoryReader {
       items.push(record);
       bytes += size;
     }
-    const cut = items.length < read.length;
-    const last = cut ? items.at(-1)?.version : out.LastEvaluatedKey?.version?.S;
     const page: Page = { items };
-    if (last) page.cursor = this.cursors.write({ k: itemKey, v: last, o: order, f: from, t: to });
+    const last = items.at(-1);
+    if (last && (items.length < read.length || !exhausted)) {
+      // Where the page stopped: a record's own key, or its version (the start slot's record,
+      // oldest first, is followed by the versions above it, wherever retention has put it).
+      const key = order === 'desc' && last.stored && atStartSlot(last.stored) ? CHAIN_MARKER : last.version;
+      page.cursor = this.cursors.write({ k: itemKey, v: key, o: order, f: from, t: to });
+    }
     return page;
   }
 
@@ -308,14 +369,15 @@ export class HistoryReader {
             '#v': 'version',
             ...Object.fromEntries(names.slice(2).map((n, i) => [`#a${i}`, n])),
           },
-          ExpressionAttributeValues: { ':k': { S: itemKey }, ':from': { S: encodeVersion(0) } },
+          // From the start slot on: it holds the chain's first record (a bare marker is skipped).
+          ExpressionAttributeValues: { ':k': { S: itemKey }, ':from': { S: CHAIN_MARKER } },
           ProjectionExpression: ['#k', '#v', ...names.slice(2).map((_, i) => `#a${i}`)].join(', '),
           ScanIndexForward: order === 'asc',
           ConsistentRead: true,
           ExclusiveStartKey: start,
         }),
       );
-      yield (out.Items ?? []).map(fromHistoryItem);
+      yield (out.Items ?? []).filter(isRecordItem).map(fromHistoryItem);
       start = out.LastEvaluatedKey;
     } while (start);
   }
@@ -398,6 +460,8 @@ export class HistoryReader {
     const body = this.cursors.read(cursor) as Partial<CursorBody>;
     if (body.k !== expected.k || body.o !== expected.o || body.f !== expected.f || body.t !== expected.t)
       throw invalid();
+    // The start slot: a position below every version, where a page newest first ended.
+    if (body.v === CHAIN_MARKER && expected.o === 'desc') return CHAIN_MARKER;
     let version: number;
     try {
       version = decodeVersion(typeof body.v === 'string' ? body.v : '');

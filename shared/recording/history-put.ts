@@ -1,12 +1,7 @@
-import {
-  type DynamoDBClient,
-  PutItemCommand,
-  type QueryCommandInput,
-  TransactWriteItemsCommand,
-} from '@aws-sdk/client-dynamodb';
-import { awsErrorName, conditionFailureItem, isConditionalCheckFailed } from '../aws/aws-errors';
+import { type DynamoDBClient, PutItemCommand, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
+import { conditionFailureItem, isConditionalCheckFailed } from '../aws/aws-errors';
+import { mapLimit } from '../core/concurrency';
 import { CHAIN_MARKER } from '../core/constants';
-import { itemSize } from '../core/item-size';
 import type { AttributeMap } from '../core/types';
 
 export type PutOutcome =
@@ -23,8 +18,10 @@ const condition = {
 
 /**
  * Appends one history item: a conditional put that never overwrites. The first
- * record of a chain (`genesis`) is written together with the chain marker in
- * one transaction, so only one writer can ever start an item's chain.
+ * record of a chain (`genesis`) is stored at the chain's start slot
+ * ({@link CHAIN_MARKER}) instead of its version: one key per item, so its
+ * condition alone lets only one writer ever start an item's chain, whatever
+ * version each would start it at. One write, as for every other record.
  */
 export async function putHistoryItem(
   client: DynamoDBClient,
@@ -32,158 +29,50 @@ export async function putHistoryItem(
   item: AttributeMap,
   genesis: boolean,
 ): Promise<PutOutcome> {
-  if (!genesis) {
-    try {
-      await client.send(
-        new PutItemCommand({
-          TableName: table,
-          Item: item,
-          ...condition,
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return { ok: true };
-    } catch (error) {
-      if (isConditionalCheckFailed(error))
-        return { ok: false, reason: 'version-taken', existing: conditionFailureItem(error) };
-      throw error;
-    }
-  }
   try {
-    await client.send(new TransactWriteItemsCommand({ TransactItems: chainStartPuts(table, item) }));
+    await client.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: genesis ? atChainStart(item) : item,
+        ...condition,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }),
+    );
     return { ok: true };
   } catch (error) {
-    if (awsErrorName(error) !== 'TransactionCanceledException') throw error;
-    const reasons = cancellationReasons(error);
-    const refused = conditionOutcome(reasons, 0);
-    if (refused) return refused;
-    // Reasons retrying cannot fix: name them as a single put would, so the record is parked.
-    const permanent = reasons.find(
-      (r) => r.Code === 'ValidationError' || r.Code === 'ItemCollectionSizeLimitExceeded',
-    );
-    if (permanent) {
-      const cause = Object.assign(new Error(permanent.Code ?? ''), {
-        name:
-          permanent.Code === 'ValidationError'
-            ? 'ValidationException'
-            : 'ItemCollectionSizeLimitExceededException',
-        cause: error,
-      });
-      throw cause;
-    }
-    throw error;
+    if (!isConditionalCheckFailed(error)) throw error;
+    const existing = conditionFailureItem(error);
+    if (!genesis) return { ok: false, reason: 'version-taken', existing };
+    // The start slot is taken: by this very record (an earlier delivery got through), by another
+    // chain start, or by a bare chain marker (a chain started by an earlier release, or whose
+    // first record retention has moved).
+    if (existing !== undefined && isRecordItem(existing) && existing.eventId?.S === item.eventId?.S)
+      return { ok: false, reason: 'version-taken', existing };
+    return { ok: false, reason: 'chain-started' };
   }
 }
 
-type CancellationReason = { Code?: string; Item?: AttributeMap };
-
-const cancellationReasons = (error: unknown): CancellationReason[] =>
-  (error as { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? [];
-
-/** A chain start's two puts: the record and its marker, each conditional on its absence. */
-function chainStartPuts(table: string, item: AttributeMap) {
-  return [
-    {
-      Put: {
-        TableName: table,
-        Item: item,
-        ...condition,
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
-      },
-    },
-    { Put: { TableName: table, Item: chainMarker(item), ...condition } },
-  ];
+/** A chain's first record as stored: at the start slot, its version kept in `versionNumber`. */
+export function atChainStart(item: AttributeMap): AttributeMap {
+  return { ...item, version: { S: CHAIN_MARKER } };
 }
 
-/** The outcome of the chain start at position `k` of a cancelled transaction when its own condition failed. */
-function conditionOutcome(reasons: CancellationReason[], k: number): PutOutcome | undefined {
-  const record = reasons[2 * k];
-  if (record?.Code === 'ConditionalCheckFailed')
-    return { ok: false, reason: 'version-taken', existing: record.Item };
-  if (reasons[2 * k + 1]?.Code === 'ConditionalCheckFailed') return { ok: false, reason: 'chain-started' };
-  return undefined;
-}
-
-/** Items (each with its marker) per chain-start transaction: 50 of DynamoDB's 100 actions would also do; 25 keeps a cancelled group cheap to redo. */
-export const CHAIN_STARTS_PER_TRANSACTION = 25;
-/** Bytes of items per transaction, under DynamoDB's 4 MB. */
-const TRANSACTION_BYTES = 3.5 * 1024 * 1024;
+/** Chain starts in flight at once in {@link putChainStarts}. */
+export const CHAIN_STARTS_IN_FLIGHT = 8;
 
 /**
- * Starts many chains, each exactly as {@link putHistoryItem} starts one (the record and its marker,
- * each conditional on its absence), but up to {@link CHAIN_STARTS_PER_TRANSACTION} items per
- * `TransactWriteItems`: for backfill, where every item is a chain start. A transaction is all or
- * nothing, so when DynamoDB cancels one, the items whose own condition failed get that outcome,
- * the items cancelled only because of them are written again, and an item refused for any other
- * reason is written on its own, to meet the error exactly as a single put would.
+ * Starts many chains, each exactly as {@link putHistoryItem} starts one, a few at a time: for
+ * backfill, where every item is a chain start. Each is one conditional `PutItem`; DynamoDB's
+ * `BatchWriteItem` would cost the same write units but cannot carry the condition.
  * @returns one outcome per item, in order
  */
 export async function putChainStarts(
   client: DynamoDBClient,
   table: string,
   items: readonly AttributeMap[],
+  inFlight = CHAIN_STARTS_IN_FLIGHT,
 ): Promise<PutOutcome[]> {
-  const outcomes: (PutOutcome | undefined)[] = items.map(() => undefined);
-  let pending = items.map((_, i) => i);
-  while (pending.length > 0) {
-    const groups: number[][] = [];
-    let group: number[] = [];
-    let bytes = 0;
-    for (const i of pending) {
-      const size = itemSize(items[i] as AttributeMap) * 2;
-      if (
-        group.length > 0 &&
-        (group.length >= CHAIN_STARTS_PER_TRANSACTION || bytes + size > TRANSACTION_BYTES)
-      ) {
-        groups.push(group);
-        group = [];
-        bytes = 0;
-      }
-      group.push(i);
-      bytes += size;
-    }
-    if (group.length > 0) groups.push(group);
-    const again: number[] = [];
-    for (const g of groups) {
-      if (g.length === 1) {
-        const [only] = g as [number];
-        outcomes[only] = await putHistoryItem(client, table, items[only] as AttributeMap, true);
-        continue;
-      }
-      try {
-        await client.send(
-          new TransactWriteItemsCommand({
-            TransactItems: g.flatMap((i) => chainStartPuts(table, items[i] as AttributeMap)),
-          }),
-        );
-        for (const i of g) outcomes[i] = { ok: true };
-      } catch (error) {
-        if (awsErrorName(error) !== 'TransactionCanceledException') throw error;
-        const reasons = cancellationReasons(error);
-        const blamed = g.filter(
-          (_, k) =>
-            (reasons[2 * k]?.Code ?? 'None') !== 'None' || (reasons[2 * k + 1]?.Code ?? 'None') !== 'None',
-        );
-        if (blamed.length === 0) {
-          // Cancelled with no item named: each on its own, as a single put meets it.
-          for (const i of g)
-            outcomes[i] = await putHistoryItem(client, table, items[i] as AttributeMap, true);
-          continue;
-        }
-        g.forEach((i, k) => {
-          const refused = conditionOutcome(reasons, k);
-          if (refused) outcomes[i] = refused;
-          else if (!blamed.includes(i)) again.push(i);
-        });
-        // Refused for another reason (a conflict, a throttle, a validation error): on its own.
-        for (const i of blamed)
-          if (outcomes[i] === undefined)
-            outcomes[i] = await putHistoryItem(client, table, items[i] as AttributeMap, true);
-      }
-    }
-    pending = again;
-  }
-  return outcomes as PutOutcome[];
+  return mapLimit(items, inFlight, (item) => putHistoryItem(client, table, item, true));
 }
 
 /**
@@ -222,5 +111,14 @@ export function itemPartition(
   };
 }
 
-/** History items that are records (not the chain marker). */
-export const isRecordItem = (item: AttributeMap): boolean => item.version?.S !== CHAIN_MARKER;
+/**
+ * History items that are records: every item but a bare chain marker. The start slot holds the
+ * chain's first record, or a bare marker: on chains started by earlier releases (which wrote the
+ * first record at its version, with the marker, in one transaction), and once retention has moved
+ * the first record to its version (`moveChainStart`).
+ */
+export const isRecordItem = (item: AttributeMap): boolean =>
+  item.version?.S !== CHAIN_MARKER || item.hash !== undefined;
+
+/** Whether a stored history item sits at its chain's start slot. */
+export const atStartSlot = (item: AttributeMap): boolean => item.version?.S === CHAIN_MARKER;

@@ -4,7 +4,13 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { canonicalItemJson } from '../core/canonical';
 import { changedAttributes, sameValue } from '../core/compare';
 import type { HistoryConfig } from '../core/config';
-import { ACTIVITY_SHARDS, EXPIRES_AT, GENESIS_HASH, HISTORY_ITEM_BUDGET_BYTES } from '../core/constants';
+import {
+  ACTIVITY_SHARDS,
+  CHAIN_MARKER,
+  EXPIRES_AT,
+  GENESIS_HASH,
+  HISTORY_ITEM_BUDGET_BYTES,
+} from '../core/constants';
 import { ImageTooLargeError, IntegrityError } from '../core/errors';
 import { itemSize } from '../core/item-size';
 import { decodeVersion, encodeVersion } from '../core/keys';
@@ -296,8 +302,10 @@ export function sealRecord(record: Omit<HistoryRecord, 'hash'>, config: HistoryC
  */
 export function contentHashOf(record: HistoryRecord, prevHash = record.prevHash): string {
   if ((record.format ?? 1) >= 2) {
+    // Hashed as stored, except the key: a record is hashed at its version, wherever it is kept
+    // (a chain's first record at the start slot, or after retention moved it, at its version).
     const item = record.stored ?? toHistoryItem(record);
-    return itemHash({ ...item, prevHash: { S: prevHash } });
+    return itemHash({ ...item, version: { S: record.version }, prevHash: { S: prevHash } });
   }
   return chainHashV1({
     itemKey: record.itemKey,
@@ -375,10 +383,11 @@ export function fromHistoryItem(item: AttributeMap): HistoryRecord {
   if (itemKey === undefined || version === undefined || recordedAt === undefined || op === undefined) {
     throw new IntegrityError('history item lacks required attributes', { itemKey, version });
   }
-  const versionNumber = decodeVersion(version);
+  // A chain's first record sits at the start slot; its version is `versionNumber`'s.
+  const versionNumber = version === CHAIN_MARKER ? startSlotVersion(item, itemKey) : decodeVersion(version);
   const record: HistoryRecord = {
     itemKey,
-    version,
+    version: encodeVersion(versionNumber),
     versionNumber,
     timeKey: str(item, 'timeKey') ?? timeKeyOf(recordedAt, versionNumber),
     op,
@@ -425,6 +434,13 @@ export function fromHistoryItem(item: AttributeMap): HistoryRecord {
   Object.defineProperty(record, 'stored', { value: item, enumerable: false });
   record.contentHash = contentHashOf(record);
   return record;
+}
+
+function startSlotVersion(item: AttributeMap, itemKey: string): number {
+  const n = Number(item.versionNumber?.N);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new IntegrityError('the record at the chain start has no valid versionNumber', { itemKey });
+  return n;
 }
 
 /** The chain head a record leaves behind. */

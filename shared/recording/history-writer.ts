@@ -156,8 +156,10 @@ export async function findEvent(
           '#e': 'eventId',
           '#p': 'prevHash',
           '#s': 'source',
+          '#h': 'hash',
         }),
-        ProjectionExpression: '#v, #e, #p, #s',
+        // The hash only tells a record at the start slot from a bare chain marker there.
+        ProjectionExpression: '#v, #e, #p, #s, #h',
         ExclusiveStartKey: start,
       }),
     );
@@ -281,32 +283,43 @@ export class HistoryWriter {
   /** Records one item's changes in order; returns the changes to retry (the first failure and all after it). */
   private async recordItem(changes: Pending[], stats: BatchStats): Promise<Pending[]> {
     const itemKey = changes[0]?.change.itemKey ?? '';
-    let recent: RecentHistory;
-    try {
-      recent = await readRecentHistory(
-        this.client,
-        this.config.historyTableName,
-        itemKey,
-        changes.length + WINDOW_MARGIN,
-      );
-    } catch (error) {
-      if (isPermanent(error)) {
-        // An edited head: park every change of the item (whole, for a repair after the
-        // investigation) instead of chaining onto it; the parked-records alarm fires.
-        const unparked: Pending[] = [];
-        for (const pending of changes) {
-          if (await this.park(pending.raw, pending.change, error as HistoryError)) stats.parked++;
-          else unparked.push(pending);
+    const appended: ChainHead[] = [];
+    // An item created by the batch's first change of it most likely has no history yet: start its
+    // chain without reading first. The chain start is exclusive (the marker), so where history
+    // exists it is refused, nothing is written, and the item takes the reading path below.
+    let recent = await this.startChain(changes[0]?.change);
+    let done = 0;
+    if (recent?.head) {
+      appended.push(recent.head);
+      stats.recorded++;
+      done = 1;
+    } else {
+      try {
+        recent = await readRecentHistory(
+          this.client,
+          this.config.historyTableName,
+          itemKey,
+          changes.length + WINDOW_MARGIN,
+        );
+      } catch (error) {
+        if (isPermanent(error)) {
+          // An edited head: park every change of the item (whole, for a repair after the
+          // investigation) instead of chaining onto it; the parked-records alarm fires.
+          const unparked: Pending[] = [];
+          for (const pending of changes) {
+            if (await this.park(pending.raw, pending.change, error as HistoryError)) stats.parked++;
+            else unparked.push(pending);
+          }
+          return unparked;
         }
-        return unparked;
+        this.logger.warn('reading chain head failed; item retried', { itemKey, error });
+        return changes;
       }
-      this.logger.warn('reading chain head failed; item retried', { itemKey, error });
-      return changes;
     }
     let head = recent.head;
-    const appended: ChainHead[] = [];
     let retry: Pending[] = [];
     for (const [i, { raw, change }] of changes.entries()) {
+      if (i < done) continue;
       const log = { itemKey, sequenceNumber: change.sequenceNumber, eventId: change.eventId };
       let duplicate: boolean;
       try {
@@ -363,6 +376,43 @@ export class HistoryWriter {
       // The records are written; a redelivery finds them duplicates and sets the expiries then.
       this.logger.warn('setting retention expiries failed; item retried', { itemKey, error });
       return retry.length > 0 ? retry : changes;
+    }
+  }
+
+  /**
+   * Starts an item's chain with a stream INSERT (a change with no old image) without reading its
+   * history first: the one request a created item costs. Returns what the read would have given
+   * once the record is written; undefined, having written nothing, when the change is not an
+   * INSERT, or the start was refused (history exists: a re-creation, a backfilled item, a
+   * redelivery) or failed in any way. The reading path then decides, as it always did.
+   */
+  private async startChain(change: StreamChange | undefined): Promise<RecentHistory | undefined> {
+    if (change === undefined || change.op !== 'INSERT' || change.oldImage !== undefined) return undefined;
+    try {
+      const record = buildHistoryRecord(
+        { ...change, label: await this.labelOf(change) },
+        undefined,
+        this.config,
+      );
+      const outcome = await putHistoryItem(
+        this.client,
+        this.config.historyTableName,
+        toHistoryItem(record),
+        true,
+      );
+      if (!outcome.ok) return undefined;
+      const head = headOf(record);
+      this.logger.info('version recorded', {
+        itemKey: change.itemKey,
+        sequenceNumber: change.sequenceNumber,
+        eventId: change.eventId,
+        version: head.versionNumber,
+      });
+      return { head, eventIds: new Set([change.eventId]), maxSequence: change.sequenceNumber };
+    } catch {
+      // Too large, malformed, throttled, or an answer lost in transit: the reading path meets the
+      // same change again, and parks, retries or finds it recorded.
+      return undefined;
     }
   }
 

@@ -1,9 +1,15 @@
-import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { isConditionalCheckFailed } from '../aws/aws-errors';
+import {
+  type DynamoDBClient,
+  GetItemCommand,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { awsErrorName, conditionFailureItem, isConditionalCheckFailed } from '../aws/aws-errors';
 import { mapLimit } from '../core/concurrency';
-import { EXPIRES_AT } from '../core/constants';
+import { CHAIN_MARKER, EXPIRES_AT } from '../core/constants';
 import { encodeVersion } from '../core/keys';
-import type { HistoryRecord, RetentionPolicy } from '../core/types';
+import type { AttributeMap, HistoryRecord, RetentionPolicy } from '../core/types';
+import { chainMarker, isRecordItem } from './history-put';
 
 export const DAY_MS = 86_400_000;
 
@@ -50,7 +56,8 @@ export function windowExits(
 /**
  * Gives each exiting version its TTL: a conditional UpdateItem of `expiresAt`
  * alone, only on a record that exists and has none yet, so it is idempotent and
- * never creates an item. The only change ever made to a written history record.
+ * never creates an item. The only change ever made to a written history record
+ * (a chain's first record moves instead: {@link moveChainStart}).
  * Returns how many records got an expiry.
  */
 export async function applyExits(
@@ -71,15 +78,80 @@ export async function applyExits(
           ConditionExpression: 'attribute_exists(#v) AND attribute_not_exists(#e)',
           ExpressionAttributeNames: { '#e': EXPIRES_AT, '#v': 'version' },
           ExpressionAttributeValues: { ':e': { N: String(exit.expiresAt) } },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       set++;
     } catch (error) {
-      // Already expiring, or a version the numbering skipped: nothing to do.
       if (!isConditionalCheckFailed(error)) throw error;
+      // Already expiring: nothing to do. No record at the version: the chain's first record,
+      // kept at the start slot, or a version the numbering skipped.
+      if (
+        conditionFailureItem(error) === undefined &&
+        (await moveChainStart(client, historyTable, itemKey, exit))
+      )
+        set++;
     }
   });
   return set;
+}
+
+/**
+ * Lets a chain's first record leave the retention window: it moves, with its TTL, from the start
+ * slot to its version, and the start slot keeps a bare chain marker (`chainMarker`), which no TTL
+ * deletes, so that no second chain can ever start where this one was. One transaction, so a reader
+ * sees the record at exactly one of the two places; it is the only write that ever replaces a
+ * record, and the record's content, hash included, is unchanged (a record is hashed at its
+ * version). Returns whether this call moved it: false when the start slot does not hold this
+ * version's record (a skipped version, or already moved).
+ */
+export async function moveChainStart(
+  client: DynamoDBClient,
+  historyTable: string,
+  itemKey: string,
+  exit: WindowExit,
+): Promise<boolean> {
+  const key = { itemKey: { S: itemKey }, version: { S: CHAIN_MARKER } };
+  const out = await client.send(
+    new GetItemCommand({ TableName: historyTable, Key: key, ConsistentRead: true }),
+  );
+  const start = out.Item;
+  if (!start || !isRecordItem(start) || start.versionNumber?.N !== String(exit.versionNumber)) return false;
+  const moved: AttributeMap = {
+    ...start,
+    version: { S: encodeVersion(exit.versionNumber) },
+    [EXPIRES_AT]: { N: String(exit.expiresAt) },
+  };
+  try {
+    await client.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: historyTable,
+              Item: moved,
+              ConditionExpression: 'attribute_not_exists(#v)',
+              ExpressionAttributeNames: { '#v': 'version' },
+            },
+          },
+          {
+            Put: {
+              TableName: historyTable,
+              Item: chainMarker(moved),
+              ConditionExpression: '#h = :h',
+              ExpressionAttributeNames: { '#h': 'hash' },
+              ExpressionAttributeValues: { ':h': start.hash as AttributeMap[string] },
+            },
+          },
+        ],
+      }),
+    );
+    return true;
+  } catch (error) {
+    // Another delivery moved it first.
+    if (awsErrorName(error) === 'TransactionCanceledException') return false;
+    throw error;
+  }
 }
 
 /** The distinct policies a chain's records were written under. */

@@ -439,9 +439,10 @@ export class VersionedTable {
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.historyTableName,
-        KeyConditionExpression: '#k = :k AND begins_with(#v, :v)',
-        ExpressionAttributeNames: { '#k': 'itemKey', '#v': 'version', '#n': 'versionNumber', '#o': 'op' },
-        ExpressionAttributeValues: { ':k': { S: itemKey }, ':v': { S: 'v' } },
+        // The newest item of the partition: a record, or a bare chain marker (no versionNumber).
+        KeyConditionExpression: '#k = :k',
+        ExpressionAttributeNames: { '#k': 'itemKey', '#n': 'versionNumber', '#o': 'op' },
+        ExpressionAttributeValues: { ':k': { S: itemKey } },
         ProjectionExpression: '#n, #o',
         ScanIndexForward: false,
         Limit: 1,
@@ -450,7 +451,7 @@ export class VersionedTable {
     );
     const newest = out.Items?.[0];
     const last = Number(newest?.versionNumber?.N ?? 0);
-    if (!newest || !Number.isSafeInteger(last)) return 1;
+    if (!newest?.versionNumber || !Number.isSafeInteger(last)) return 1;
     return last + (newest.op?.S === 'REMOVE' ? 1 : 2);
   }
 
