@@ -124,8 +124,13 @@ describe('stream → event source mapping → history (DynamoDB Local)', () => {
     expect(large?.image?.body).toEqual({ S: compressible });
     await waitForVersions('after-huge', 1);
     expect(await historyOf('huge')).toEqual([]);
-    const failures = await client.send(new ScanCommand({ TableName: tables.failures, ConsistentRead: true }));
-    const parked = failures.Items?.find((i) => i.itemKey?.S === 'huge' && i.errorCode);
+    // Items are recorded in parallel: 'after-huge' (a created item, one put) can be done before 'huge' is parked.
+    const parked = await eventually(async () => {
+      const failures = await client.send(
+        new ScanCommand({ TableName: tables.failures, ConsistentRead: true }),
+      );
+      return failures.Items?.find((i) => i.itemKey?.S === 'huge' && i.errorCode);
+    });
     expect(parked).toMatchObject({
       errorCode: { S: 'record.imageTooLarge' },
       errorType: { S: 'ImageTooLargeError' },
