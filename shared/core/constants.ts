@@ -29,10 +29,10 @@ export const ACTIVITY_SHARDS = 8;
 export const TTL_PRINCIPAL = 'dynamodb.amazonaws.com';
 
 /**
- * Sort key of the marker item that every chain's first record is written with,
- * in one transaction conditional on the marker's absence: two writers (the
- * stream and backfill) can never both start an item's chain. `!` sorts before
- * every version key; the marker has no `timeKey`, so the time index never sees it.
+ * Sort key of an item's chain start slot. A chain's first record is stored there, so that one
+ * conditional put lets only one writer (the stream, backfill, repair) ever start a chain; once
+ * retention moves that record to its version, the slot keeps a bare chain marker for good. `!` sorts
+ * before every version key.
  */
 export const CHAIN_MARKER = '!chain';
 

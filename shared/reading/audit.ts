@@ -318,13 +318,11 @@ export class HistoryReader {
         break;
       }
     }
-    if (from !== undefined && order === 'desc' && exhausted && read.length < limit) {
-      const first = await this.startRecord(itemKey);
-      if (inRange(first)) read.push(first);
-      else exhausted = true;
-    } else if (from !== undefined && order === 'desc' && exhausted) {
-      // A full page that ends the versions: the start slot is read on the next.
-      exhausted = false;
+    if (from !== undefined && order === 'desc' && exhausted) {
+      if (read.length < limit) {
+        const first = await this.startRecord(itemKey);
+        if (inRange(first)) read.push(first);
+      } else exhausted = false; // a full page that ends the versions: the start slot is read on the next
     }
     // A page is bounded by bytes as well as by count: images inflated from `imageGz` can make 100
     // records tens of megabytes, past what a Lambda response (6 MB) or a person can take.

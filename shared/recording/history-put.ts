@@ -76,9 +76,10 @@ export async function putChainStarts(
 }
 
 /**
- * The chain marker written with a chain's first record: which event started the
- * chain and that record's hash, so verify can tell a deleted, replaced or edited
- * marker (which would let a second chain start) from an intact one.
+ * The bare chain marker of a chain's first record: which event started the chain and
+ * that record's hash, so verify can tell a deleted, replaced or edited marker (which
+ * would let a second chain start) from an intact one. Retention leaves it in the start
+ * slot when it moves the record; verify derives it from a record still there.
  */
 export function chainMarker(genesis: AttributeMap): AttributeMap {
   const marker: AttributeMap = {

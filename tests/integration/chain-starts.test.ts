@@ -50,6 +50,19 @@ const partition = async (id: string, table = config.historyTableName) =>
     )
   ).Items ?? [];
 
+/** An item's creation at version 1 and its next `changes` updates, as the stream delivers them. */
+const createdThenChanged = (id: string, changes: number) => [
+  streamRecord({ keys: { id: { S: id } }, newImage: { id: { S: id }, version: { N: '1' } } }),
+  ...Array.from({ length: changes }, (_, i) =>
+    streamRecord({
+      op: 'MODIFY',
+      keys: { id: { S: id } },
+      oldImage: { id: { S: id }, version: { N: String(i + 1) } },
+      newImage: { id: { S: id }, version: { N: String(i + 2) } },
+    }),
+  ),
+];
+
 /** Counts the requests of each command sent through a client. */
 function countCommands(c: DynamoDBClient): Map<string, number> {
   const counts = new Map<string, number>();
@@ -125,17 +138,7 @@ describe('chain starts', () => {
     try {
       const writer = new HistoryWriter({ client: counted, config });
       const id = 'one-request';
-      const batch = [
-        streamRecord({ keys: { id: { S: id } }, newImage: { id: { S: id }, version: { N: '1' } } }),
-        ...[2, 3, 4].map((v) =>
-          streamRecord({
-            op: 'MODIFY',
-            keys: { id: { S: id } },
-            oldImage: { id: { S: id }, version: { N: String(v - 1) } },
-            newImage: { id: { S: id }, version: { N: String(v) } },
-          }),
-        ),
-      ];
+      const batch = createdThenChanged(id, 3);
       const result = await writer.recordBatch(batch);
       expect(result.stats.recorded).toBe(4);
       expect(Object.fromEntries(counts)).toEqual({ PutItemCommand: 4 });
@@ -161,9 +164,7 @@ describe('retention and the start slot', () => {
     const own = await createTestTables(client, 'id', { HISTORY_KEEP_VERSIONS: '1' });
     const writer = new HistoryWriter({ client, config: own.config });
     const id = 'moved';
-    await writer.recordBatch([
-      streamRecord({ keys: { id: { S: id } }, newImage: { id: { S: id }, version: { N: '1' } } }),
-    ]);
+    await writer.recordBatch(createdThenChanged(id, 0));
     const [first] = await partition(id, own.tables.history);
     expect(first?.version?.S).toBe(CHAIN_MARKER);
     const before = await readItemChain(client, own.tables.history, id);
@@ -190,9 +191,7 @@ describe('retention and the start slot', () => {
     const own = await createTestTables(client, 'id', { HISTORY_KEEP_VERSIONS: '1' });
     const writer = new HistoryWriter({ client, config: own.config });
     const id = 'pushed';
-    await writer.recordBatch([
-      streamRecord({ keys: { id: { S: id } }, newImage: { id: { S: id }, version: { N: '1' } } }),
-    ]);
+    await writer.recordBatch(createdThenChanged(id, 0));
     const result = await writer.recordBatch([
       streamRecord({
         op: 'MODIFY',
@@ -217,17 +216,7 @@ describe('readers over every layout of a chain', () => {
   /** v1–v4 of an item, its first record at the start slot, at its version with a bare marker, or (earlier releases) the same. */
   async function chainOf(id: string, layout: 'start-slot' | 'moved'): Promise<void> {
     const writer = new HistoryWriter({ client, config });
-    await writer.recordBatch([
-      streamRecord({ keys: { id: { S: id } }, newImage: { id: { S: id }, version: { N: '1' } } }),
-      ...[2, 3, 4].map((v) =>
-        streamRecord({
-          op: 'MODIFY',
-          keys: { id: { S: id } },
-          oldImage: { id: { S: id }, version: { N: String(v - 1) } },
-          newImage: { id: { S: id }, version: { N: String(v) } },
-        }),
-      ),
-    ]);
+    await writer.recordBatch(createdThenChanged(id, 3));
     if (layout === 'moved')
       expect(
         await moveChainStart(client, config.historyTableName, id, {
