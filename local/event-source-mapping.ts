@@ -101,12 +101,23 @@ export class FileCheckpointStore implements CheckpointStore {
   }
 }
 
+/** Lambda's payload limit for a synchronous invocation, which caps a stream batch: 6 MB. */
+export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
+/** `{"Records":[]}` */
+const EMPTY_EVENT_BYTES = 14;
+
 export interface EventSourceMappingOptions {
   streams: DynamoDBStreamsClient;
   streamArn: string;
   invoke: Invoker;
   region?: string;
   batchSize?: number;
+  /**
+   * The largest event an invocation carries, in bytes of JSON. Lambda passes a batch "up to the payload
+   * limit for synchronous invocation (6 MB)" (the Lambda API's BatchSize), so a batch of large images
+   * holds fewer records than the batch size. Default 6 MB.
+   */
+  maxPayloadBytes?: number;
   maximumRetryAttempts?: number;
   maximumRecordAgeInSeconds?: number;
   bisectBatchOnFunctionError?: boolean;
@@ -216,11 +227,14 @@ export class EventSourceMapping {
   private wake: (() => void) | undefined;
   /** Invocations made; for tests and the benchmark. */
   invocations = 0;
+  /** Each buffered record's size in an event, measured once. */
+  private readonly recordBytes = new WeakMap<LambdaStreamRecord, number>();
 
   constructor(options: EventSourceMappingOptions) {
     this.o = {
       region: 'us-east-1',
       batchSize: 100,
+      maxPayloadBytes: MAX_PAYLOAD_BYTES,
       maximumRetryAttempts: 10,
       maximumRecordAgeInSeconds: 86_400,
       bisectBatchOnFunctionError: true,
@@ -390,7 +404,7 @@ export class EventSourceMapping {
         }
         const handled = await this.deliver(
           shardId,
-          pending.slice(0, Math.min(this.o.batchSize, retry.batchLimit)),
+          pending.slice(0, this.fitting(pending, Math.min(this.o.batchSize, retry.batchLimit))),
           retry,
         );
         pending = pending.slice(handled);
@@ -410,6 +424,24 @@ export class EventSourceMapping {
         await this.pause(this.o.retryBaseDelayMs * 5);
       }
     }
+  }
+
+  /** How many records from the front of `pending`, at most `limit`, fit in one invocation's payload (at least one). */
+  private fitting(pending: LambdaStreamRecord[], limit: number): number {
+    let bytes = EMPTY_EVENT_BYTES;
+    let count = 0;
+    for (const record of pending) {
+      if (count >= limit) break;
+      let size = this.recordBytes.get(record);
+      if (size === undefined) {
+        size = Buffer.byteLength(JSON.stringify(record)) + 1; // and its comma
+        this.recordBytes.set(record, size);
+      }
+      if (count > 0 && bytes + size > this.o.maxPayloadBytes) break;
+      bytes += size;
+      count += 1;
+    }
+    return count;
   }
 
   /**

@@ -1,8 +1,9 @@
-import { DescribeTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DescribeTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   EventSourceMapping,
   type InvokeResult,
   type LambdaStreamEvent,
+  MAX_PAYLOAD_BYTES,
   type OnFailureRecord,
 } from '../../local/event-source-mapping';
 import { createTestTables, eventually, testClient, testStreamsClient } from '../helpers/dynamo';
@@ -13,6 +14,8 @@ afterAll(() => client.destroy());
 interface Harness {
   /** Sequence numbers of each invocation, in order. */
   calls: string[][];
+  /** The size of each invocation's event, in bytes of JSON. */
+  eventBytes: number[];
   failures: OnFailureRecord[];
   seqs: () => Promise<string[]>;
   stop: () => Promise<void>;
@@ -26,14 +29,16 @@ async function harness(
   records: number,
   respond: (batch: string[], call: number) => InvokeResult,
   options: Partial<ConstructorParameters<typeof EventSourceMapping>[0]> = {},
+  item: (i: number) => Record<string, AttributeValue> = (i) => ({ id: { S: `k${i}` } }),
 ): Promise<Harness> {
   const { tables } = await createTestTables(client);
   for (let i = 0; i < records; i++) {
-    await client.send(new PutItemCommand({ TableName: tables.latest, Item: { id: { S: `k${i}` } } }));
+    await client.send(new PutItemCommand({ TableName: tables.latest, Item: item(i) }));
   }
   const streamArn = (await client.send(new DescribeTableCommand({ TableName: tables.latest }))).Table
     ?.LatestStreamArn as string;
   const calls: string[][] = [];
+  const eventBytes: number[] = [];
   const failures: OnFailureRecord[] = [];
   const streams = testStreamsClient();
   const mapping = new EventSourceMapping({
@@ -42,6 +47,7 @@ async function harness(
     invoke: async (event: LambdaStreamEvent) => {
       const batch = event.Records.map((r) => r.dynamodb.SequenceNumber);
       calls.push(batch);
+      eventBytes.push(Buffer.byteLength(JSON.stringify(event)));
       return respond(batch, calls.length - 1);
     },
     onFailure: (f) => {
@@ -57,6 +63,7 @@ async function harness(
   const seqs = async () => eventually(async () => calls[0]);
   return {
     calls,
+    eventBytes,
     failures,
     seqs,
     stop: async () => {
@@ -152,6 +159,32 @@ describe("local event source mapping follows Lambda's rules (real stream)", () =
       const failure = await eventually(async () => h.failures[0]);
       expect(failure).toMatchObject({ reason: 'RecordAgeExceeded', batchSize: 3 });
       expect(h.calls).toEqual([]);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('caps a batch at the 6 MB invocation payload, whatever the batch size', async () => {
+    // 45 items of 300 KB: 13.5 MB of new images, far under a batch size of 1,000 records.
+    const big = 'x'.repeat(300 * 1024);
+    const h = await harness(
+      45,
+      () => ok,
+      { batchSize: 1000 },
+      (i) => ({
+        id: { S: `k${i}` },
+        blob: { S: big },
+      }),
+    );
+    try {
+      await eventually(async () => (h.calls.flat().length === 45 ? true : undefined), 60_000);
+      const delivered = h.calls.flat();
+      // Every record once, in the stream's order, no invocation over the limit, and none needlessly small.
+      expect(new Set(delivered).size).toBe(45);
+      expect([...delivered].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1))).toEqual(delivered);
+      expect(Math.max(...h.eventBytes)).toBeLessThanOrEqual(MAX_PAYLOAD_BYTES);
+      expect(h.calls.length).toBeGreaterThanOrEqual(3);
+      expect(Math.max(...h.calls.map((c) => c.length))).toBeGreaterThan(15);
     } finally {
       await h.stop();
     }
