@@ -3,7 +3,10 @@
  * (`ReturnConsumedCapacity: TOTAL` on every request) on a real DynamoDB Local, through the real
  * stream and the project's event source mapping. Create, update, delete, rollback and backfill,
  * each measured on its own, split by table: history (and its chain marker), latest, failures.
- * The README's cost per million changes is computed from these figures.
+ * The README's cost per million changes is computed from these figures. The patterns users would
+ * otherwise pick, (a) `TransactWriteItems` versioning and (b) the client-side dual write
+ * (`baselines.ts`), write the same items and changes for create, update and delete, and
+ * bench/results/cost.svg charts all three, write units per change in all, side by side.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -24,10 +27,13 @@ import { ensureTables } from '../local/tables';
 import { preserveProtoAttributes } from '../shared/aws/sdk-proto-fix';
 import { mapLimit } from '../shared/core/concurrency';
 import { type HistoryConfig, loadConfig } from '../shared/core/config';
+import type { AttributeMap } from '../shared/core/types';
 import { backfill } from '../shared/integrity/backfill';
 import { HistoryWriter } from '../shared/recording/history-writer';
 import { RollbackService } from '../shared/writing/rollback';
 import { VersionedTable } from '../shared/writing/versioned-table';
+import { type BaselineOp, dualWrite, plainTable, transactVersioned } from './baselines';
+import { type Bar, barChart } from './svg';
 
 const ROOT = resolve(__dirname, '..');
 const ITEMS = Number(process.env.COST_ITEMS ?? 200);
@@ -217,6 +223,38 @@ async function main(): Promise<void> {
   await backfill(writerClient, fillConfig, { segments: 4 });
   phases.push({ name: 'backfill', changes: ITEMS, ...meters });
 
+  // The same items and changes through the patterns users would otherwise pick. The baselines return
+  // the units DynamoDB reported for their own requests.
+  const baselineTables = {
+    transact: await plainTable(appClient, 'cost-transact', true),
+    dualLatest: await plainTable(appClient, 'cost-dual-latest', false),
+    dualHistory: await plainTable(appClient, 'cost-dual-history', true),
+  };
+  const asAttributes = (i: number, v: number): AttributeMap => {
+    const p = payload(i, v);
+    return { status: { S: p.status }, total: { N: String(p.total) }, note: { S: p.note } };
+  };
+  const baselineOps: BaselineOp[] = ['create', 'update', 'delete'];
+  const baselines: { operation: BaselineOp; transactWru: number; dualWriteWru: number }[] = [];
+  for (const [previous, op] of baselineOps.entries()) {
+    let transact = 0;
+    let dual = 0;
+    await mapLimit(ids, 8, async ({ id }, i) => {
+      const data = asAttributes(i, previous + 1);
+      transact += await transactVersioned(appClient, baselineTables.transact, id, op, previous, data);
+      dual += await dualWrite(
+        appClient,
+        baselineTables.dualLatest,
+        baselineTables.dualHistory,
+        id,
+        op,
+        previous,
+        data,
+      );
+    });
+    baselines.push({ operation: op, transactWru: transact / ITEMS, dualWriteWru: dual / ITEMS });
+  }
+
   const sum = (m: Map<string, number>, pick: (table: string) => boolean) =>
     [...m].filter(([t]) => pick(t)).reduce((a, [, v]) => a + v, 0);
   const isHistory = (t: string) => t.endsWith('-history');
@@ -245,10 +283,25 @@ async function main(): Promise<void> {
     itemsPerPhase: ITEMS,
     itemBytes: 'about 250 bytes',
     rows: priced,
+    baselines,
   };
   const out = join(ROOT, 'bench', 'results');
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'cost.json'), `${JSON.stringify(result, null, 2)}\n`);
+  const bars: Bar[] = baselines.flatMap((b) => {
+    const ours = priced.find((r) => r.operation === b.operation);
+    if (!ours) throw new Error(`no ${b.operation} phase`);
+    return [
+      { label: `${b.operation}: no history (the app's write)`, value: ours.latestWru },
+      { label: `${b.operation}: dynamo-history`, value: ours.latestWru + ours.historyWru },
+      { label: `${b.operation}: (a) TransactWriteItems`, value: b.transactWru },
+      { label: `${b.operation}: (b) dual write`, value: b.dualWriteWru },
+    ];
+  });
+  writeFileSync(
+    join(out, 'cost.svg'),
+    barChart('Write units per change, all tables (DynamoDB ConsumedCapacity; lower is better)', 'WRU', bars),
+  );
   process.stdout.write(
     [
       '| operation | history WRU | history RRU | latest WRU | latest RRU | writer requests | history $ per million (on-demand) |',
@@ -257,6 +310,13 @@ async function main(): Promise<void> {
         (r) =>
           `| ${r.operation} | ${r.historyWru} | ${r.historyRru} | ${r.latestWru} | ${r.latestRru} | ${r.recorderRequests} | ${r.historyUsdPerMillion.toFixed(2)} |`,
       ),
+      '',
+      '| operation | dynamo-history, all tables | (a) TransactWriteItems versioning | (b) dual write |',
+      '|---|---|---|---|',
+      ...baselines.map((b) => {
+        const ours = priced.find((r) => r.operation === b.operation);
+        return `| ${b.operation} | ${round((ours?.latestWru ?? Number.NaN) + (ours?.historyWru ?? Number.NaN))} | ${round(b.transactWru)} | ${round(b.dualWriteWru)} |`;
+      }),
       '',
     ].join('\n'),
   );

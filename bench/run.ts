@@ -12,7 +12,6 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
   BatchWriteItemCommand,
-  CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
   PutItemCommand,
@@ -35,7 +34,7 @@ import { HistoryWriter } from '../shared/recording/history-writer';
 import { VersionedTable } from '../shared/writing/versioned-table';
 import { seedHistory } from '../tests/helpers/history';
 import { streamRecord } from '../tests/helpers/stream-records';
-import { dualWrite, transactVersionedUpdate } from './baselines';
+import { dualWrite, plainTable, transactVersioned } from './baselines';
 import { type Bar, barChart } from './svg';
 
 const ROOT = resolve(__dirname, '..');
@@ -269,16 +268,6 @@ async function main(): Promise<void> {
       },
     ] satisfies Bar[]),
   );
-  const wcu = result.P2.wcuPerUpdate;
-  writeFileSync(
-    join(ROOT, 'bench', 'results', 'cost.svg'),
-    barChart('Write units per update (DynamoDB ConsumedCapacity; lower is better)', 'WCU', [
-      { label: 'plain PutItem (no history)', value: 1 },
-      { label: 'dynamo-history: latest + history', value: wcu.oursWithHistory.median },
-      { label: '(a) TransactWriteItems versioning', value: wcu.transact.median },
-      { label: '(b) dual write', value: wcu.dualWrite.median },
-    ]),
-  );
   writeFileSync(
     join(ROOT, 'bench', 'results', 'lag.svg'),
     barChart('End-to-end lag: write → history readable', 'ms', [
@@ -306,28 +295,6 @@ async function freshConfig(client: DynamoDBClient, env: NodeJS.ProcessEnv = {}):
     STREAM_TIME_RESOLUTION_SECONDS: '60',
     ...env,
   });
-}
-
-async function plainTable(client: DynamoDBClient, name: string, composite: boolean): Promise<string> {
-  await client.send(
-    new CreateTableCommand({
-      TableName: name,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: composite
-        ? [
-            { AttributeName: 'pk', AttributeType: 'S' },
-            { AttributeName: 'sk', AttributeType: 'S' },
-          ]
-        : [{ AttributeName: 'id', AttributeType: 'S' }],
-      KeySchema: composite
-        ? [
-            { AttributeName: 'pk', KeyType: 'HASH' },
-            { AttributeName: 'sk', KeyType: 'RANGE' },
-          ]
-        : [{ AttributeName: 'id', KeyType: 'HASH' }],
-    }),
-  );
-  return name;
 }
 
 async function runRound(client: DynamoDBClient, streams: DynamoDBStreamsClient): Promise<RoundResult> {
@@ -398,10 +365,10 @@ async function runRound(client: DynamoDBClient, streams: DynamoDBStreamsClient):
     });
     lOursNoStream.push(performance.now() - t);
     t = performance.now();
-    wcu.transact += await transactVersionedUpdate(client, transact, 'bench', i, data);
+    wcu.transact += await transactVersioned(client, transact, 'bench', 'update', i, data);
     lTransact.push(performance.now() - t);
     t = performance.now();
-    wcu.dual += await dualWrite(client, dualLatest, dualHistory, 'bench', i, data);
+    wcu.dual += await dualWrite(client, dualLatest, dualHistory, 'bench', 'update', i, data);
     lDual.push(performance.now() - t);
   }
   // P1 on equal footing, in a loop of its own: our UpdateItem and the very same UpdateItem without its
