@@ -58,10 +58,10 @@ export function buildBackfillRecord(item: AttributeMap, config: HistoryConfig, a
 
 /** Items per Scan page: small enough that Ctrl-C and progress are seen within moments. */
 const PAGE_LIMIT = 100;
-/** Chain starts in flight per scan segment. */
-const STARTS_PER_SEGMENT = 8;
-/** Items per batch of a page: the unit of stopping and of progress. */
-const BATCH = 25;
+/** Requests of chain starts (up to 25 each) in flight per scan segment. */
+const STARTS_PER_SEGMENT = 4;
+/** Items per batch of a page: the unit of stopping and of progress; four requests of 25 starts. */
+const BATCH = 100;
 
 /**
  * Records the current image of every item already in the latest table, for
@@ -136,8 +136,8 @@ export async function backfill(
         let stopped = false;
         // Every item is a chain start, written at its chain's start slot: an item that has any
         // history already holds that slot, so the put's condition both checks and writes. The items
-        // of a page are independent, so they go several at a time, a batch of them between checks
-        // for Ctrl-C.
+        // of a page are independent, so they go 25 to a request (conditional INSERTs), a batch of
+        // them between checks for Ctrl-C.
         for (let i = 0; i < items.length && !stopped; i += BATCH) {
           if (options.signal?.aborted) {
             stopped = true;

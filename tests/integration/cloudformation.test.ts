@@ -82,6 +82,9 @@ const WRITES = [
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
   'dynamodb:BatchWriteItem',
+  'dynamodb:PartiQLInsert',
+  'dynamodb:PartiQLUpdate',
+  'dynamodb:PartiQLDelete',
   'dynamodb:*',
 ];
 
@@ -189,6 +192,7 @@ describe('CloudFormation from `serverless package` (offline)', () => {
     const { role } = roleOf(prod, 'WriteHistoryLambdaFunction');
     expect(allowedOn(role, 'HistoryTable').sort()).toEqual([
       'dynamodb:GetItem',
+      'dynamodb:PartiQLInsert',
       'dynamodb:PutItem',
       'dynamodb:Query',
     ]);
@@ -571,6 +575,8 @@ describe('each role grants what its code calls, and nothing else (the packaged b
     QueryCommand: ['dynamodb:Query'],
     ScanCommand: ['dynamodb:Scan'],
     TransactWriteItemsCommand: ['dynamodb:PutItem'],
+    // The bundles send only INSERT statements (GroupedPuts).
+    BatchExecuteStatementCommand: ['dynamodb:PartiQLInsert'],
     GetSecretValueCommand: ['secretsmanager:GetSecretValue'],
     PutObjectCommand: ['s3:PutObject'],
     GetObjectCommand: ['s3:GetObject'],

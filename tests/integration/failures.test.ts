@@ -6,7 +6,7 @@ import { readParkedRecord } from '../../shared/recording/failures';
 import { HistoryWriter } from '../../shared/recording/history-writer';
 import { chainProblems } from '../helpers/chain';
 import { createTestTables, eventually, readHistory, testClient } from '../helpers/dynamo';
-import { injectFault } from '../helpers/faults';
+import { injectFault, itemsWritten } from '../helpers/faults';
 import { startPipeline } from '../helpers/pipeline';
 import { N, S, streamRecord } from '../helpers/stream-records';
 
@@ -19,10 +19,9 @@ beforeAll(async () => {
 });
 afterAll(() => client.destroy());
 
-const isPutOf = (itemKey: string, version: string) => (command: string, input: Record<string, unknown>) => {
-  const item = input.Item as Record<string, { S?: string }> | undefined;
-  return command === 'PutItemCommand' && item?.itemKey?.S === itemKey && item.version?.S === version;
-};
+/** A put of that record, alone or among a batch of INSERTs (the whole request then fails, as a throttled one does). */
+const isPutOf = (itemKey: string, version: string) => (command: string, input: Record<string, unknown>) =>
+  itemsWritten(command, input).some((item) => item.itemKey?.S === itemKey && item.version?.S === version);
 
 describe('HistoryWriter failure handling (DynamoDB Local)', () => {
   it('reports a throttled record and every later record of the same item, and nothing of other items', async () => {

@@ -25,7 +25,7 @@ import {
   setStream,
   testClient,
 } from '../helpers/dynamo';
-import { injectFault } from '../helpers/faults';
+import { injectFault, injectStatementFaults } from '../helpers/faults';
 import { type Pipeline, startPipeline } from '../helpers/pipeline';
 import { type BackfillMoment, CONTEXT, expectedHistory, random, sameImage, type TrueChange } from './model';
 
@@ -98,7 +98,18 @@ export async function runSeed(seed: number): Promise<SimulationResult> {
   injectFault(
     writerClient,
     (command) =>
-      (command === 'PutItemCommand' || command === 'TransactWriteItemsCommand') && faults.next() < throttle,
+      (command === 'PutItemCommand' ||
+        command === 'TransactWriteItemsCommand' ||
+        command === 'BatchExecuteStatementCommand') &&
+      faults.next() < throttle,
+  );
+  // Half the runs also fail single statements of the grouped appends: refused before they ran, or
+  // their answers lost after they wrote. (Their own stream of numbers: the seeds' operations stay.)
+  const statementChance = random(seed * 104_729 + 3);
+  const statementFaults = injectStatementFaults(
+    writerClient,
+    () => statementChance.next(),
+    statementChance.next() < 0.5 ? { refused: 0.25, lost: 0.25 } : { refused: 0, lost: 0 },
   );
   const delivered = new Set<string>();
   let redeliveries = 0;
@@ -293,6 +304,8 @@ export async function runSeed(seed: number): Promise<SimulationResult> {
       throttled: throttle > 0 ? 1 : 0,
       redelivered: crashAfter > 0 ? 1 : 0,
       recordsRedelivered: redeliveries,
+      statementsRefused: statementFaults.refused(),
+      statementAnswersLost: statementFaults.lost(),
     };
     for (const id of ITEMS) {
       const actual = await readHistory(client, tables.history, id);
