@@ -77,7 +77,7 @@ export const PARALLEL_REQUESTS = 4;
 const MIN_GROUP = 4;
 
 /** The PartiQL `INSERT` of one history item: it fails, and changes nothing, where the key is taken. */
-function insertStatement(table: string, item: AttributeMap): BatchStatementRequest {
+export function insertStatement(table: string, item: AttributeMap): BatchStatementRequest {
   const names = Object.keys(item);
   return {
     Statement: `INSERT INTO "${table}" VALUE {${names.map((n) => `'${n.replace(/'/g, "''")}': ?`).join(', ')}}`,

@@ -95,3 +95,13 @@ export function itemsWritten(
     return Object.fromEntries(names.map((n, i) => [n, s.Parameters?.[i] as { S?: string }]));
   });
 }
+
+/** A request that writes into `table`: a `PutItem`, or a PartiQL batch of `INSERT`s into it. */
+export const writesInto =
+  (table: string) =>
+  (command: string, input: Record<string, unknown>): boolean =>
+    (command === 'PutItemCommand' && input.TableName === table) ||
+    (command === 'BatchExecuteStatementCommand' &&
+      ((input.Statements as { Statement?: string }[] | undefined) ?? []).some((s) =>
+        s.Statement?.startsWith(`INSERT INTO "${table}"`),
+      ));

@@ -6,7 +6,7 @@ import { readParkedRecord } from '../../shared/recording/failures';
 import { HistoryWriter } from '../../shared/recording/history-writer';
 import { chainProblems } from '../helpers/chain';
 import { createTestTables, eventually, readHistory, testClient } from '../helpers/dynamo';
-import { injectFault, itemsWritten } from '../helpers/faults';
+import { injectFault, itemsWritten, writesInto } from '../helpers/faults';
 import { startPipeline } from '../helpers/pipeline';
 import { N, S, streamRecord } from '../helpers/stream-records';
 
@@ -114,12 +114,9 @@ describe('event source mapping on the real stream', () => {
     const own = await createTestTables(client);
     const faulty = testClient();
     let calls = 0;
-    // Throttle every third history put.
-    const faults = injectFault(
-      faulty,
-      (command, input) =>
-        command === 'PutItemCommand' && input.TableName === own.tables.history && ++calls % 3 === 0,
-    );
+    // Throttle every third history write (a put, or a batch of INSERTs).
+    const intoHistory = writesInto(own.tables.history);
+    const faults = injectFault(faulty, (command, input) => intoHistory(command, input) && ++calls % 3 === 0);
     const pipeline = await startPipeline(client, own.config, { writerClient: faulty, batchSize: 10 });
     try {
       for (let v = 1; v <= 30; v++) {
