@@ -14,9 +14,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   type AttributeValue,
+  type BatchExecuteStatementCommandInput,
   type ConsumedCapacity,
+  DeleteItemCommand,
   DescribeTableCommand,
   DynamoDBClient,
+  PutItemCommand,
   ScanCommand,
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
@@ -32,6 +35,7 @@ import { backfill } from '../shared/integrity/backfill';
 import { HistoryWriter } from '../shared/recording/history-writer';
 import { RollbackService } from '../shared/writing/rollback';
 import { VersionedTable } from '../shared/writing/versioned-table';
+import { itemsWritten } from '../tests/helpers/faults';
 import { type BaselineOp, dualWrite, plainTable, transactVersioned } from './baselines';
 import { type Bar, barChart } from './svg';
 
@@ -47,8 +51,20 @@ interface Meter {
 
 const newMeter = (): Meter => ({ requests: 0, read: new Map(), write: new Map() });
 
-/** A client that asks for ConsumedCapacity on every request and adds it to `meter()`. */
-function meteredClient(endpoint: string, meter: () => Meter): DynamoDBClient {
+/**
+ * A client that asks for ConsumedCapacity on every request and adds it to `meter()`.
+ *
+ * DynamoDB Local reports no capacity for a PartiQL `BatchExecuteStatement` (AWS has reported it since
+ * January 2022). For those, each `INSERT` that succeeded is put again into `twin`, a table of the
+ * history table's very shape (key and indexes), and what DynamoDB reports for that put is counted
+ * against the statement's table: an item's write units depend only on its size and the indexes it
+ * is written to, not on the API that wrote it.
+ */
+function meteredClient(
+  endpoint: string,
+  meter: () => Meter,
+  twin?: { client: DynamoDBClient; table: string },
+): DynamoDBClient {
   const client = preserveProtoAttributes(
     new DynamoDBClient({
       endpoint,
@@ -69,6 +85,26 @@ function meteredClient(endpoint: string, meter: () => Meter): DynamoDBClient {
         );
       const consumed = (out.output as { ConsumedCapacity?: ConsumedCapacity | ConsumedCapacity[] })
         .ConsumedCapacity;
+      if (context.commandName === 'BatchExecuteStatementCommand' && consumed === undefined && twin) {
+        const statements = (args.input as BatchExecuteStatementCommandInput).Statements ?? [];
+        const responses = (out.output as { Responses?: { Error?: unknown }[] }).Responses ?? [];
+        const items = itemsWritten('BatchExecuteStatementCommand', args.input as Record<string, unknown>);
+        for (const [i, statement] of statements.entries()) {
+          const table = /^INSERT INTO "([^"]+)"/.exec(statement.Statement ?? '')?.[1];
+          if (!table || responses[i]?.Error !== undefined) continue;
+          const put = await twin.client.send(
+            new PutItemCommand({
+              TableName: twin.table,
+              Item: items[i] as AttributeMap,
+              ReturnConsumedCapacity: 'TOTAL',
+            }),
+          );
+          m.write.set(table, (m.write.get(table) ?? 0) + (put.ConsumedCapacity?.CapacityUnits ?? 0));
+          // Gone again, so that the next put of the same key is a new item too, not a replacement.
+          const key = { itemKey: items[i]?.itemKey, version: items[i]?.version } as AttributeMap;
+          await twin.client.send(new DeleteItemCommand({ TableName: twin.table, Key: key }));
+        }
+      }
       for (const c of [consumed ?? []].flat()) {
         const table = c.TableName ?? '?';
         const units = c.CapacityUnits ?? 0;
@@ -95,7 +131,18 @@ async function main(): Promise<void> {
   const local = await startDynamoLocal({ port, inMemory: true });
   // The app's writes (and the rollback service's) and the recorder's are metered apart.
   let meters = { app: newMeter(), recorder: newMeter() };
-  const writerClient = meteredClient(local.endpoint, () => meters.recorder);
+  const twinClient = preserveProtoAttributes(
+    new DynamoDBClient({
+      endpoint: local.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'cost', secretAccessKey: 'cost' },
+    }),
+  );
+  const twin = {
+    client: twinClient,
+    table: (await ensureTables(twinClient, { stage: 'costtwin', keyAttributes: 'id' })).history,
+  };
+  const writerClient = meteredClient(local.endpoint, () => meters.recorder, twin);
   const appClient = meteredClient(local.endpoint, () => meters.app);
   const tables = await ensureTables(appClient, { stage: 'cost', keyAttributes: 'id' });
   const config: HistoryConfig = loadConfig({
@@ -225,10 +272,11 @@ async function main(): Promise<void> {
 
   // The same items and changes through the patterns users would otherwise pick. The baselines return
   // the units DynamoDB reported for their own requests.
+  // (On an unmetered client: the phases' meters are done.)
   const baselineTables = {
-    transact: await plainTable(appClient, 'cost-transact', true),
-    dualLatest: await plainTable(appClient, 'cost-dual-latest', false),
-    dualHistory: await plainTable(appClient, 'cost-dual-history', true),
+    transact: await plainTable(twinClient, 'cost-transact', true),
+    dualLatest: await plainTable(twinClient, 'cost-dual-latest', false),
+    dualHistory: await plainTable(twinClient, 'cost-dual-history', true),
   };
   const asAttributes = (i: number, v: number): AttributeMap => {
     const p = payload(i, v);
@@ -241,9 +289,16 @@ async function main(): Promise<void> {
     let dual = 0;
     await mapLimit(ids, 8, async ({ id }, i) => {
       const data = asAttributes(i, previous + 1);
-      transact += await transactVersioned(appClient, baselineTables.transact, id, op, previous, data);
-      dual += await dualWrite(
-        appClient,
+      const transactUnits = await transactVersioned(
+        twinClient,
+        baselineTables.transact,
+        id,
+        op,
+        previous,
+        data,
+      );
+      const dualUnits = await dualWrite(
+        twinClient,
         baselineTables.dualLatest,
         baselineTables.dualHistory,
         id,
@@ -251,6 +306,8 @@ async function main(): Promise<void> {
         previous,
         data,
       );
+      transact += transactUnits;
+      dual += dualUnits;
     });
     baselines.push({ operation: op, transactWru: transact / ITEMS, dualWriteWru: dual / ITEMS });
   }
@@ -292,7 +349,7 @@ async function main(): Promise<void> {
     const ours = priced.find((r) => r.operation === b.operation);
     if (!ours) throw new Error(`no ${b.operation} phase`);
     return [
-      { label: `${b.operation}: no history (the app's write)`, value: ours.latestWru },
+      { label: `${b.operation}: no history (the app's write alone)`, value: ours.latestWru },
       { label: `${b.operation}: dynamo-history`, value: ours.latestWru + ours.historyWru },
       { label: `${b.operation}: (a) TransactWriteItems`, value: b.transactWru },
       { label: `${b.operation}: (b) dual write`, value: b.dualWriteWru },
@@ -300,7 +357,7 @@ async function main(): Promise<void> {
   });
   writeFileSync(
     join(out, 'cost.svg'),
-    barChart('Write units per change, all tables (DynamoDB ConsumedCapacity; lower is better)', 'WRU', bars),
+    barChart('Write units per change, all tables (ConsumedCapacity; lower is better)', 'WRU', bars),
   );
   process.stdout.write(
     [
@@ -321,6 +378,7 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
   streams.destroy();
+  twinClient.destroy();
   await local.stop();
 }
 

@@ -10,9 +10,10 @@ export interface Bar {
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export function barChart(title: string, unit: string, bars: Bar[]): string {
-  const width = 640;
   const rowHeight = 34;
-  const left = 230;
+  // Room for the longest label (about 7 px a character at 13 px), and the bars beside it.
+  const left = Math.max(230, 16 + 7 * Math.max(...bars.map((b) => b.label.length)));
+  const width = left + 410;
   const top = 40;
   const height = top + bars.length * rowHeight + 20;
   const max = Math.max(...bars.map((b) => b.max ?? b.value), 1e-9);
