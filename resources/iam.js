@@ -1,7 +1,6 @@
 // @ts-check
 // One least-privilege IAM role per function. No role may DeleteItem on the history table:
-// history is append-only, and only writeHistory appends (PutItem, conditional, and PartiQL INSERT,
-// which writes only where the key is free: it cannot overwrite). Under a
+// history is append-only, and only writeHistory appends (PutItem, conditional). Under a
 // retention policy writeHistory may also UpdateItem, but only the `expiresAt` TTL attribute.
 const { retentionEnabled, EXPIRES_AT } = require('./tables.js');
 
@@ -55,13 +54,8 @@ function permissions(tables = CREATED) {
         ],
         one(streams),
       ),
-      // Query: the chain head; GetItem: a backfilled snapshot the duplicate check compares with;
-      // PartiQLInsert: several items' next records in one BatchExecuteStatement of INSERTs.
-      allow(
-        'AppendHistory',
-        ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:PartiQLInsert'],
-        one(histories),
-      ),
+      // Query: the chain head; GetItem: a backfilled snapshot the duplicate check compares with.
+      allow('AppendHistory', ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem'], one(histories)),
       // GetItem: parking never overwrites, so it reads an id before it writes it.
       allow('ParkFailures', ['dynamodb:GetItem', 'dynamodb:PutItem'], one(failures)),
       allow('OnFailureDestination', ['sqs:SendMessage'], arn('StreamOnFailureQueue')),

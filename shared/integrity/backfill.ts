@@ -153,8 +153,10 @@ export async function backfill(
             records,
             STARTS_PER_SEGMENT,
           )) {
+            // Skipped: the stream, or an earlier backfill, started this item's chain first. (So is an
+            // item whose put got through with its answer lost: the history is right, the count is not.)
             if (outcome.ok) progress.written++;
-            else progress.skipped++; // the stream started this item's chain first
+            else progress.skipped++;
           }
         }
         if (stopped) {

@@ -18,7 +18,7 @@ import {
 import type { Logger } from '../core/logger';
 import { silentLogger } from '../core/logger';
 import { parkFailure } from './failures';
-import { GroupedPuts, isRecordItem, itemPartition, type PutOutcome } from './history-put';
+import { isRecordItem, itemPartition, type PutOutcome, putHistoryItem } from './history-put';
 import {
   buildHistoryRecord,
   type ChainHead,
@@ -66,11 +66,7 @@ export interface HistoryWriterOptions {
   client: DynamoDBClient;
   config: HistoryConfig;
   logger?: Logger;
-  /**
-   * Items processed in parallel (default 32); records of one item are always sequential. Their next
-   * records are written together, up to 25 to a request (GroupedPuts), so more items in flight means
-   * fuller requests.
-   */
+  /** Items processed in parallel; records of one item are always sequential. */
   concurrency?: number;
   clock?: () => Date;
   /**
@@ -222,7 +218,7 @@ export class HistoryWriter {
     this.client = options.client;
     this.config = options.config;
     this.logger = options.logger ?? silentLogger;
-    this.concurrency = options.concurrency ?? 32;
+    this.concurrency = options.concurrency ?? 16;
     this.clock = options.clock ?? (() => new Date());
     this.trust = options.trust;
   }
@@ -256,10 +252,8 @@ export class HistoryWriter {
       else groups.set(change.itemKey, [{ raw, change }]);
     }
 
-    // Items' next records that are ready at the same moment are written together (GroupedPuts).
-    const puts = new GroupedPuts(this.client, this.config.historyTableName);
     await mapLimit([...groups.values()], this.concurrency, async (pending) => {
-      const failed = await this.recordItem(pending, stats, puts);
+      const failed = await this.recordItem(pending, stats);
       for (const { raw, change } of failed) this.fail(failures, stats, change.sequenceNumber, raw);
     });
 
@@ -287,13 +281,13 @@ export class HistoryWriter {
   }
 
   /** Records one item's changes in order; returns the changes to retry (the first failure and all after it). */
-  private async recordItem(changes: Pending[], stats: BatchStats, puts: GroupedPuts): Promise<Pending[]> {
+  private async recordItem(changes: Pending[], stats: BatchStats): Promise<Pending[]> {
     const itemKey = changes[0]?.change.itemKey ?? '';
     const appended: ChainHead[] = [];
     // An item created by the batch's first change of it most likely has no history yet: start its
     // chain without reading first. The chain start is exclusive (the marker), so where history
     // exists it is refused, nothing is written, and the item takes the reading path below.
-    let recent = await this.startChain(changes[0]?.change, puts);
+    let recent = await this.startChain(changes[0]?.change);
     let done = 0;
     if (recent?.head) {
       appended.push(recent.head);
@@ -346,7 +340,7 @@ export class HistoryWriter {
         continue;
       }
       try {
-        const outcome = await this.append(change, head, puts);
+        const outcome = await this.append(change, head);
         head = outcome.head;
         recent.eventIds.add(change.eventId);
         recent.maxSequence = maxSequenceOf(recent.maxSequence, change.sequenceNumber);
@@ -392,10 +386,7 @@ export class HistoryWriter {
    * INSERT, or the start was refused (history exists: a re-creation, a backfilled item, a
    * redelivery) or failed in any way. The reading path then decides, as it always did.
    */
-  private async startChain(
-    change: StreamChange | undefined,
-    puts: GroupedPuts,
-  ): Promise<RecentHistory | undefined> {
+  private async startChain(change: StreamChange | undefined): Promise<RecentHistory | undefined> {
     if (change === undefined || change.op !== 'INSERT' || change.oldImage !== undefined) return undefined;
     try {
       const record = buildHistoryRecord(
@@ -403,7 +394,12 @@ export class HistoryWriter {
         undefined,
         this.config,
       );
-      const outcome = await puts.put(toHistoryItem(record), true);
+      const outcome = await putHistoryItem(
+        this.client,
+        this.config.historyTableName,
+        toHistoryItem(record),
+        true,
+      );
       if (!outcome.ok) return undefined;
       const head = headOf(record);
       this.logger.info('version recorded', {
@@ -462,11 +458,7 @@ export class HistoryWriter {
       recent.maxSequence !== undefined &&
       compareSequenceNumbers(change.sequenceNumber, recent.maxSequence) <= 0;
     if (older || coveredBySnapshot(change, recent.head, this.config)) return 'superseded';
-    const outcome = await this.append(
-      change,
-      recent.head,
-      new GroupedPuts(this.client, this.config.historyTableName),
-    );
+    const outcome = await this.append(change, recent.head);
     return outcome.duplicate ? 'already-recorded' : 'recorded';
   }
 
@@ -499,13 +491,17 @@ export class HistoryWriter {
   private async append(
     change: StreamChange,
     head: ChainHead | undefined,
-    puts: GroupedPuts,
     attempt = 0,
   ): Promise<{ head: ChainHead; duplicate: boolean }> {
     const record = buildHistoryRecord({ ...change, label: await this.labelOf(change) }, head, this.config);
     let outcome: PutOutcome;
     try {
-      outcome = await puts.put(toHistoryItem(record), head === undefined);
+      outcome = await putHistoryItem(
+        this.client,
+        this.config.historyTableName,
+        toHistoryItem(record),
+        head === undefined,
+      );
     } catch (error) {
       if (isAwsValidation(error)) {
         throw new MalformedRecordError(
@@ -536,7 +532,7 @@ export class HistoryWriter {
       if (fresh.head && fresh.eventIds.has(change.eventId)) return { head: fresh.head, duplicate: true };
       if (fresh.head && coveredBySnapshot(change, fresh.head, this.config))
         return { head: fresh.head, duplicate: true };
-      return this.append(change, fresh.head, puts, attempt + 1);
+      return this.append(change, fresh.head, attempt + 1);
     }
     const existing = outcome.reason === 'version-taken' ? outcome.existing : undefined;
     throw new IntegrityError(

@@ -103,11 +103,13 @@ export async function runSeed(seed: number): Promise<SimulationResult> {
         command === 'BatchExecuteStatementCommand') &&
       faults.next() < throttle,
   );
-  // Half the runs also fail single statements of the grouped appends: refused before they ran, or
-  // their answers lost after they wrote. (Their own stream of numbers: the seeds' operations stay.)
+  // Half the runs also fail single statements of backfill's grouped chain starts: refused before
+  // they ran, or their answers lost after they wrote. (Their own stream of numbers: the seeds'
+  // operations stay as they were.)
   const statementChance = random(seed * 104_729 + 3);
+  const backfillClient = testClient();
   const statementFaults = injectStatementFaults(
-    writerClient,
+    backfillClient,
     () => statementChance.next(),
     statementChance.next() < 0.5 ? { refused: 0.25, lost: 0.25 } : { refused: 0, lost: 0 },
   );
@@ -134,7 +136,7 @@ export async function runSeed(seed: number): Promise<SimulationResult> {
   const runBackfill = async (segments: number) => {
     operations.push('backfill');
     const states = await Promise.all(ITEMS.map(async (item) => [item, await current(item)] as const));
-    await backfill(client, config, { segments });
+    await backfill(backfillClient, config, { segments });
     for (const [item, state] of states) {
       const list = changes.get(item) ?? [];
       if (state) backfills.get(item)?.push({ afterChange: list.length - 1, state });
@@ -372,6 +374,7 @@ export async function runSeed(seed: number): Promise<SimulationResult> {
     await pipeline?.stop();
     client.destroy();
     writerClient.destroy();
+    backfillClient.destroy();
   }
 }
 
