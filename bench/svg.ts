@@ -68,7 +68,7 @@ export function lineChart(title: string, unit: string, labels: string[], series:
       return (
         `<polyline fill="none" stroke="${colours[k % colours.length]}" stroke-width="2" points="${points}"/>` +
         (last >= 0
-          ? `<text x="${x(last) + 6}" y="${y(s.values[last] as number) + 4}" font-size="12" fill="${colours[k % colours.length]}">${esc(s.label)} ${Math.round(s.values[last] as number)} ${esc(unit)}</text>`
+          ? `<text x="${x(last) + 6}" y="${y(s.values[last] as number) + 4 + 14 * k}" font-size="12" fill="${colours[k % colours.length]}">${esc(s.label)} ${Math.round(s.values[last] as number)} ${esc(unit)}</text>`
           : '')
       );
     })

@@ -105,3 +105,17 @@ export const writesInto =
       ((input.Statements as { Statement?: string }[] | undefined) ?? []).some((s) =>
         s.Statement?.startsWith(`INSERT INTO "${table}"`),
       ));
+
+/** Counts the requests of each command sent through a client. */
+export function countCommands(c: DynamoDBClient): Map<string, number> {
+  const counts = new Map<string, number>();
+  c.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = context.commandName ?? '?';
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'initialize', name: 'countCommands' },
+  );
+  return counts;
+}

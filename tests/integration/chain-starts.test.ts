@@ -1,4 +1,4 @@
-import { type DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import type { HistoryConfig } from '../../shared/core/config';
 import { CHAIN_MARKER } from '../../shared/core/constants';
 import type { AttributeMap } from '../../shared/core/types';
@@ -14,6 +14,7 @@ import { buildRecord, snapshotChange, toHistoryItem } from '../../shared/recordi
 import { HistoryWriter } from '../../shared/recording/history-writer';
 import { moveChainStart } from '../../shared/recording/retention';
 import { createTestTables, testClient } from '../helpers/dynamo';
+import { countCommands } from '../helpers/faults';
 import { streamRecord } from '../helpers/stream-records';
 
 /**
@@ -62,20 +63,6 @@ const createdThenChanged = (id: string, changes: number) => [
     }),
   ),
 ];
-
-/** Counts the requests of each command sent through a client. */
-function countCommands(c: DynamoDBClient): Map<string, number> {
-  const counts = new Map<string, number>();
-  c.middlewareStack.add(
-    (next, context) => async (args) => {
-      const name = context.commandName ?? '?';
-      counts.set(name, (counts.get(name) ?? 0) + 1);
-      return next(args);
-    },
-    { step: 'initialize', name: 'countCommands' },
-  );
-  return counts;
-}
 
 describe('chain starts', () => {
   it('start a chain with one item at the start slot, and give taken slots the outcome a single start gets', async () => {

@@ -1,4 +1,4 @@
-import { type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CHAIN_MARKER } from '../../shared/core/constants';
 import type { AttributeMap } from '../../shared/core/types';
 import { backfill } from '../../shared/integrity/backfill';
@@ -11,7 +11,7 @@ import {
 import { buildRecord, snapshotChange, toHistoryItem } from '../../shared/recording/history-record';
 import { chainProblems } from '../helpers/chain';
 import { createTestTables, readHistory, readPartition, testClient } from '../helpers/dynamo';
-import { injectFault, injectStatementFaults } from '../helpers/faults';
+import { countCommands, injectFault, injectStatementFaults } from '../helpers/faults';
 import { random } from '../simulation/model';
 
 /**
@@ -21,20 +21,6 @@ import { random } from '../simulation/model';
  */
 const client = testClient();
 afterAll(() => client.destroy());
-
-/** Counts the requests of each command sent through a client. */
-function countCommands(c: DynamoDBClient): Map<string, number> {
-  const counts = new Map<string, number>();
-  c.middlewareStack.add(
-    (next, context) => async (args) => {
-      const name = context.commandName ?? '?';
-      counts.set(name, (counts.get(name) ?? 0) + 1);
-      return next(args);
-    },
-    { step: 'initialize', name: 'countCommands' },
-  );
-  return counts;
-}
 
 const record = (id: string, version: number, eventId: string, config: Parameters<typeof buildRecord>[2]) =>
   toHistoryItem(
