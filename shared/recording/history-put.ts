@@ -68,13 +68,6 @@ export function atChainStart(item: AttributeMap): AttributeMap {
 export const STATEMENTS_PER_REQUEST = 25;
 /** Item bytes grouped into one request at most (a request holds at most 25 items of up to 400 KB). */
 const REQUEST_BYTES = 4 * 1024 * 1024;
-/**
- * Requests the puts waiting at one moment are spread over, at least, while each still holds
- * {@link MIN_GROUP}: one request at a time would leave the table's other request handlers idle.
- */
-export const PARALLEL_REQUESTS = 4;
-/** Statements a request is not split below: the callers of one request wait again together. */
-const MIN_GROUP = 4;
 
 /** The PartiQL `INSERT` of one history item: it fails, and changes nothing, where the key is taken. */
 export function insertStatement(table: string, item: AttributeMap): BatchStatementRequest {
@@ -85,113 +78,79 @@ export function insertStatement(table: string, item: AttributeMap): BatchStateme
   };
 }
 
-interface Waiting {
+/** One put of {@link putHistoryItem}: the item, and whether it starts its chain. */
+export interface HistoryPut {
   item: AttributeMap;
   genesis: boolean;
-  settle: (outcome: Promise<PutOutcome>) => void;
 }
 
 /**
- * Appends history items as {@link putHistoryItem} does, one outcome per item, but sends the puts
- * that wait at the same moment (different items' next records, or backfill's chain starts) together:
- * one PartiQL `BatchExecuteStatement` of up to 25 `INSERT`s. An `INSERT` writes only where no item has
+ * Appends history items as {@link putHistoryItem} does, one outcome per item, in one request: a
+ * PartiQL `BatchExecuteStatement` of up to 25 `INSERT`s. An `INSERT` writes only where no item has
  * the key, exactly the condition of the single put (`attribute_not_exists(version)`), and is billed as
- * a standard write of the item's size: the same write units as one `PutItem` each, in one request.
+ * a standard write of the item's size: the same write units as one `PutItem` each.
  * (`BatchWriteItem` takes no condition, and `TransactWriteItems` bills double.)
  *
  * Only a statement that succeeds is decided here. Any other answer (a taken slot, an item too large,
  * throttling, or the whole request failing) sends that item again as the single put, which writes it,
  * or reads and classifies what holds its slot, or throws the error a caller already handles: the
- * outcomes are exactly those of {@link putHistoryItem}. Each item has at most one put waiting (its
- * records go in order), so one request never holds a key twice.
+ * outcomes are exactly those of {@link putHistoryItem}, each put's own (an error of one, such as an
+ * item too large, is that put's). The items must have different keys.
+ * @returns one settled outcome per put, in order
  */
-export class GroupedPuts {
-  private waiting: Waiting[] = [];
-  private scheduled = false;
-  /** Requests sent, grouped or single; for the benchmark. */
-  requests = 0;
-
-  constructor(
-    private readonly client: DynamoDBClient,
-    private readonly table: string,
-  ) {}
-
-  put(item: AttributeMap, genesis: boolean): Promise<PutOutcome> {
-    return new Promise<PutOutcome>((resolve, reject) => {
-      this.waiting.push({ item, genesis, settle: (outcome) => outcome.then(resolve, reject) });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // After the current turn: every caller that continues from the same response has queued by then.
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    const waiting = this.waiting;
-    this.waiting = [];
-    // As many requests as 25 statements each need, and up to PARALLEL_REQUESTS of at least
-    // MIN_GROUP each, evenly filled.
-    const requests = Math.max(
-      Math.ceil(waiting.length / STATEMENTS_PER_REQUEST),
-      Math.min(PARALLEL_REQUESTS, Math.floor(waiting.length / MIN_GROUP)),
-      1,
+export async function putGroup(
+  client: DynamoDBClient,
+  table: string,
+  puts: readonly HistoryPut[],
+): Promise<PromiseSettledResult<PutOutcome>[]> {
+  const single = ({ item, genesis }: HistoryPut) => putHistoryItem(client, table, item, genesis);
+  if (puts.length === 1) return Promise.allSettled(puts.map(single));
+  let responses: { Error?: unknown }[];
+  try {
+    const out = await client.send(
+      new BatchExecuteStatementCommand({
+        Statements: puts.map(({ item, genesis }) =>
+          insertStatement(table, genesis ? atChainStart(item) : item),
+        ),
+      }),
     );
-    const perRequest = Math.ceil(waiting.length / requests);
-    let group: Waiting[] = [];
-    let bytes = 0;
-    for (const w of waiting) {
-      const size = itemSize(w.item);
-      if (group.length === perRequest || (group.length > 0 && bytes + size > REQUEST_BYTES)) {
-        void this.send(group);
-        group = [];
-        bytes = 0;
-      }
-      group.push(w);
-      bytes += size;
-    }
-    if (group.length > 0) void this.send(group);
+    responses = out.Responses ?? [];
+  } catch {
+    return Promise.allSettled(puts.map(single));
   }
-
-  private single(w: Waiting): void {
-    this.requests++;
-    w.settle(putHistoryItem(this.client, this.table, w.item, w.genesis));
-  }
-
-  private async send(group: Waiting[]): Promise<void> {
-    const [only] = group;
-    if (group.length === 1 && only) return this.single(only);
-    this.requests++;
-    let responses: { Error?: unknown }[];
-    try {
-      const out = await this.client.send(
-        new BatchExecuteStatementCommand({
-          Statements: group.map((w) =>
-            insertStatement(this.table, w.genesis ? atChainStart(w.item) : w.item),
-          ),
-        }),
-      );
-      responses = out.Responses ?? [];
-    } catch {
-      for (const w of group) this.single(w);
-      return;
-    }
-    group.forEach((w, i) => {
+  return Promise.allSettled(
+    puts.map((put, i) => {
       const response = responses[i];
-      if (response !== undefined && response.Error === undefined) w.settle(Promise.resolve({ ok: true }));
-      else this.single(w);
-    });
-  }
+      return response !== undefined && response.Error === undefined ? ({ ok: true } as const) : single(put);
+    }),
+  );
 }
 
-/** Chain starts in flight at once in {@link putChainStarts}. */
+/** Consecutive runs of up to 25 items, and of at most {@link REQUEST_BYTES}: one request each. */
+function requestsOf<T extends { item: AttributeMap }>(puts: readonly T[]): T[][] {
+  const groups: T[][] = [];
+  let bytes = 0;
+  for (const put of puts) {
+    const size = itemSize(put.item);
+    const last = groups.at(-1);
+    if (last && last.length < STATEMENTS_PER_REQUEST && bytes + size <= REQUEST_BYTES) {
+      last.push(put);
+      bytes += size;
+    } else {
+      groups.push([put]);
+      bytes = size;
+    }
+  }
+  return groups;
+}
+
+/** Requests of chain starts in flight at once in {@link putChainStarts}. */
 export const CHAIN_STARTS_IN_FLIGHT = 8;
 
 /**
  * Starts many chains, each exactly as {@link putHistoryItem} starts one: for backfill, where every
- * item is a chain start. They go out {@link GroupedPuts grouped}, up to 25 conditional `INSERT`s a
- * request, `inFlight` groups at a time.
+ * item is a chain start. They go out {@link putGroup grouped}, up to 25 conditional `INSERT`s a
+ * request, `inFlight` requests at a time.
  * @returns one outcome per item, in order
  */
 export async function putChainStarts(
@@ -200,8 +159,12 @@ export async function putChainStarts(
   items: readonly AttributeMap[],
   inFlight = CHAIN_STARTS_IN_FLIGHT,
 ): Promise<PutOutcome[]> {
-  const puts = new GroupedPuts(client, table);
-  return mapLimit(items, inFlight * STATEMENTS_PER_REQUEST, (item) => puts.put(item, true));
+  const requests = requestsOf(items.map((item) => ({ item, genesis: true })));
+  const settled = (await mapLimit(requests, inFlight, (group) => putGroup(client, table, group))).flat();
+  return settled.map((s) => {
+    if (s.status === 'rejected') throw s.reason;
+    return s.value;
+  });
 }
 
 /**

@@ -4,8 +4,9 @@ import type { AttributeMap } from '../../shared/core/types';
 import { backfill } from '../../shared/integrity/backfill';
 import {
   atChainStart,
-  GroupedPuts,
+  type HistoryPut,
   type PutOutcome,
+  putGroup,
   putHistoryItem,
 } from '../../shared/recording/history-put';
 import { buildRecord, snapshotChange, toHistoryItem } from '../../shared/recording/history-record';
@@ -16,7 +17,7 @@ import { random } from '../simulation/model';
 
 /**
  * Backfill sends its chain starts, 25 to a request, as one PartiQL BatchExecuteStatement of INSERTs
- * (GroupedPuts). The outcomes must be exactly the single conditional put's, whatever holds a slot
+ * (putGroup). The outcomes must be exactly the single conditional put's, whatever holds a slot
  * and whatever fails.
  */
 const client = testClient();
@@ -91,36 +92,30 @@ describe('grouped puts', () => {
         },
       ];
     };
-    const run = async (
-      tables: typeof one,
-      put: (item: AttributeMap, genesis: boolean) => Promise<PutOutcome>,
-      all: boolean,
-    ) => {
+    type Settled = PutOutcome | { thrown: string };
+    const run = async (tables: typeof one, putAll: (puts: HistoryPut[]) => Promise<Settled[]>) => {
       const list = cases(tables.config);
       for (const c of list)
         for (const [item, genesis] of c.before)
           await putHistoryItem(client, tables.config.historyTableName, item, genesis);
-      const settle = async (c: Case) => {
-        try {
-          return shape(await put(...c.put));
-        } catch (error) {
-          return { thrown: (error as Error).name };
-        }
-      };
-      // Grouped: every put at once, so they go out together; single: one after another.
-      const outcomes = all ? await Promise.all(list.map(settle)) : [];
-      if (!all) for (const c of list) outcomes.push(await settle(c));
-      return Object.fromEntries(list.map((c, i) => [c.name, outcomes[i]]));
+      const outcomes = await putAll(list.map((c) => ({ item: c.put[0], genesis: c.put[1] })));
+      return Object.fromEntries(list.map((c, i) => [c.name, shape(outcomes[i] as Settled)]));
     };
-    const single = await run(
-      one,
-      (item, genesis) => putHistoryItem(client, one.config.historyTableName, item, genesis),
-      false,
-    );
+    const thrown = (error: unknown) => ({ thrown: (error as Error).name });
+    // Single: one put after another; grouped: every put in one request.
+    const single = await run(one, async (puts) => {
+      const outcomes: Settled[] = [];
+      for (const { item, genesis } of puts)
+        outcomes.push(await putHistoryItem(client, one.config.historyTableName, item, genesis).catch(thrown));
+      return outcomes;
+    });
     const counted = testClient();
     const counts = countCommands(counted);
-    const grouped = new GroupedPuts(counted, two.config.historyTableName);
-    const together = await run(two, (item, genesis) => grouped.put(item, genesis), true);
+    const together = await run(two, async (puts) =>
+      (await putGroup(counted, two.config.historyTableName, puts)).map((s) =>
+        s.status === 'fulfilled' ? s.value : thrown(s.reason),
+      ),
+    );
     counted.destroy();
 
     expect(together).toEqual(single);
