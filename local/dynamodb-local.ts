@@ -93,17 +93,49 @@ export async function assertPortFree(port: number, what: string, variable?: stri
   });
 }
 
-/** A free TCP port on loopback, for tests. */
-export async function freePort(): Promise<number> {
-  return await new Promise((resolvePort, reject) => {
+const FIRST_PORT = 10_000;
+const PORT_BLOCK = 1_000;
+let lastPort: number | undefined;
+
+/**
+ * The lowest port the kernel hands out for outgoing connections (Linux's `ip_local_port_range`,
+ * 32768–60999 by default). Any outgoing connection may take a port of that range as its local port, and
+ * a listener on that port then fails with EADDRINUSE until the connection closes.
+ */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > FIRST_PORT + PORT_BLOCK) return low;
+  } catch {
+    // not Linux: the IANA dynamic range starts at 49152
+  }
+  return 49152;
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((answer) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
+    server.once('error', () => answer(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => answer(true)));
   });
+}
+
+/**
+ * A free TCP port on loopback, for tests and benches. A stack binds its ports seconds after choosing
+ * them, so a port is chosen below the kernel's range for outgoing connections (which could take it
+ * meanwhile), and each jest worker chooses from its own block of 1,000 (so two workers never choose the
+ * same port), from a random start and onwards.
+ */
+export async function freePort(): Promise<number> {
+  const blocks = Math.floor((ephemeralLow() - FIRST_PORT) / PORT_BLOCK);
+  const base = FIRST_PORT + (Number(process.env.JEST_WORKER_ID ?? 0) % blocks) * PORT_BLOCK;
+  for (let tried = 0; tried < PORT_BLOCK; tried++) {
+    const inBlock = lastPort !== undefined && lastPort >= base && lastPort < base + PORT_BLOCK;
+    const offset = inBlock ? (lastPort as number) - base + 1 : Math.floor(Math.random() * PORT_BLOCK);
+    lastPort = base + (offset % PORT_BLOCK);
+    if (await isFree(lastPort)) return lastPort;
+  }
+  throw new LocalStackError(`no free port in ${base}–${base + PORT_BLOCK - 1}`);
 }
 
 export interface DynamoLocal {
