@@ -57,7 +57,9 @@ export async function startStack(
     child.stdout?.on('data', check);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      fail(new Error(`stack exited (${code}) before it was ready:\n${output}`));
+      // The stack's own lines first (the reason it stopped is among them), then everything it printed.
+      const own = output.split('\n').filter((line) => line.startsWith('[dynamo-history]'));
+      fail(new Error(`stack exited (${code}) before it was ready:\n${own.join('\n')}\n\n${output}`));
     });
   });
   return {
