@@ -60,6 +60,16 @@ function setEvery(data: AttributeMap, counter: string, next: number, previous: n
   };
 }
 
+/** Both patterns' history copy of version `next`: the data, and a delete's `deleted` flag. */
+function historyCopy(pk: string, next: number, op: BaselineOp, data: AttributeMap): AttributeMap {
+  return {
+    pk: { S: pk },
+    sk: { S: `v${next}` },
+    ...data,
+    ...(op === 'delete' ? { deleted: { BOOL: true } } : {}),
+  };
+}
+
 /**
  * Pattern (a), AWS's "sort keys for version control": the item collection holds
  * `v0` (the latest state, with a `Latest` counter) and one copy per version. Every
@@ -80,12 +90,7 @@ export async function transactVersioned(
   const copy: TransactWriteItem = {
     Put: {
       TableName: table,
-      Item: {
-        pk: { S: pk },
-        sk: { S: `v${next}` },
-        ...data,
-        ...(op === 'delete' ? { deleted: { BOOL: true } } : {}),
-      },
+      Item: historyCopy(pk, next, op, data),
       ConditionExpression: 'attribute_not_exists(pk)',
     },
   };
@@ -169,12 +174,7 @@ export async function dualWrite(
   const b = await client.send(
     new PutItemCommand({
       TableName: history,
-      Item: {
-        pk: { S: id },
-        sk: { S: `v${next}` },
-        ...data,
-        ...(op === 'delete' ? { deleted: { BOOL: true } } : {}),
-      },
+      Item: historyCopy(id, next, op, data),
       ConditionExpression: 'attribute_not_exists(pk)',
       ReturnConsumedCapacity: 'TOTAL',
     }),

@@ -127,8 +127,8 @@ export async function putGroup(
 }
 
 /** Consecutive runs of up to 25 items, and of at most {@link REQUEST_BYTES}: one request each. */
-function requestsOf<T extends { item: AttributeMap }>(puts: readonly T[]): T[][] {
-  const groups: T[][] = [];
+function requestsOf(puts: readonly HistoryPut[]): HistoryPut[][] {
+  const groups: HistoryPut[][] = [];
   let bytes = 0;
   for (const put of puts) {
     const size = itemSize(put.item);
